@@ -1,0 +1,117 @@
+"""`ask` (prefix and slash), @mentions and `help`: Discord glue over ``Library.ask``.
+
+Every entry point goes through the same gates (channel allowlist / DM switch, per-user
+cooldown, question cap) and the same ``answer`` path; failures are raised, not replied to,
+so the bot's one error handler words them.
+"""
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.checks import AskingTooFast, ChannelNotAllowed, UserFacingError, channel_allowed
+from bot.cogs import embeds_allowed, respond
+from bot.render import help_text, render_answer, render_help
+from retrieval import QuestionError, clean_question
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bot.client import CiteBot
+
+EXAMPLE = "Where might the second summit be held?"
+
+
+def mention_question(content: str, bot_id: int) -> str | None:
+    """The question in a message that @mentions the bot (mention removed), else None."""
+    pattern = re.compile(rf"<@!?{bot_id}>")
+    if not pattern.search(content or ""):
+        return None
+    return " ".join(pattern.sub(" ", content).split())
+
+
+class AskCog(commands.Cog, name="Ask"):
+    """Answers questions; holds no state besides what the bot hands it."""
+
+    def __init__(self, bot: "CiteBot") -> None:
+        self.bot = bot
+        self.library = bot.library
+        self.settings = bot.settings
+        self.discord = bot.settings.discord
+
+    # --- gates ------------------------------------------------------------------------------
+
+    def gate(self, channel: discord.abc.Messageable | None) -> None:
+        d = self.discord
+        if not channel_allowed(channel, allow_dms=d.allow_dms, allowed_channel_ids=d.allowed_channel_ids):
+            in_dm = channel is None or isinstance(channel, discord.DMChannel)
+            raise ChannelNotAllowed(in_dm, tuple(d.allowed_channel_ids))
+
+    def spend(self, user: discord.abc.User) -> None:
+        wait = self.bot.cooldowns.hit(user.id)
+        if wait > 0:
+            raise AskingTooFast(wait)
+
+    async def cog_check(self, ctx: commands.Context) -> bool:  # type: ignore[override]
+        self.gate(ctx.channel)
+        if ctx.command is not None and ctx.command.qualified_name == "ask":
+            self.spend(ctx.author)
+        return True
+
+    # --- the one answer path ------------------------------------------------------------------
+
+    async def answer(self, ctx: commands.Context, question: str) -> None:
+        """Check the question, defer a slash command at once, score in a thread, reply."""
+        limit = min(self.discord.max_question_chars, self.library.max_question_chars)
+        try:
+            question = clean_question(question, limit)
+        except QuestionError as exc:
+            raise UserFacingError(str(exc)) from None
+        if ctx.interaction is not None:
+            await ctx.defer()  # within Discord's 3 s, before any real work
+        started = time.perf_counter()
+        try:
+            answer = await asyncio.to_thread(self.library.ask, question, self.settings.top_k)
+        except QuestionError as exc:
+            raise UserFacingError(str(exc)) from None
+        took_ms = (time.perf_counter() - started) * 1000
+        await respond(ctx, render_answer(answer, took_ms=took_ms, embeds=embeds_allowed(ctx)))
+
+    @commands.hybrid_command(name="ask", description="Ask a question about the articles; get the quote and its source")
+    @app_commands.describe(question=f"Your question, e.g. “{EXAMPLE}”")
+    async def ask(self, ctx: commands.Context, *, question: str) -> None:
+        await self.answer(ctx, question)
+
+    async def on_mention(self, message: discord.Message, question: str) -> None:
+        """``@citebot <question>``: the same gates and answer path as ``ask``; bare mention = help."""
+        ctx = await self.bot.get_context(message)
+        try:
+            self.gate(message.channel)
+            if not question:
+                await self.send_help(ctx)
+                return
+            self.spend(message.author)
+            await self.answer(ctx, question)
+        except Exception as exc:  # noqa: BLE001 - routed to the one error handler
+            error = exc if isinstance(exc, commands.CommandError) else commands.CommandInvokeError(exc)
+            self.bot.dispatch("command_error", ctx, error)  # the same road as a failed command
+
+    # --- help ---------------------------------------------------------------------------------
+
+    @commands.hybrid_command(name="help", description="How to ask citebot, with examples from the articles")
+    async def help(self, ctx: commands.Context) -> None:
+        await self.send_help(ctx)
+
+    async def send_help(self, ctx: commands.Context) -> None:
+        titles, stats = await asyncio.to_thread(lambda: (self.library.titles()[:50], self.library.stats()))
+        d = self.discord
+        text = help_text(
+            titles, prefix=d.command_prefix, prefix_enabled=d.message_content_intent,
+            articles=stats.articles, passages=stats.passages, cooldown_rate=d.cooldown_rate,
+            cooldown_seconds=d.cooldown_seconds, max_question_chars=d.max_question_chars,
+        )
+        await respond(ctx, render_help(text, embeds=embeds_allowed(ctx)), ephemeral=True)

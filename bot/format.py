@@ -1,0 +1,84 @@
+"""Answer -> plain text and JSON for the CLI (pure functions, unit-tested)."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from retrieval.models import Answer, Citation, Hit
+
+
+def citation_json(c: Citation) -> dict[str, Any]:
+    return {
+        "n": c.n, "title": c.title, "path": c.path, "paragraph": c.paragraph,
+        "quote": c.quote, "score": round(c.score, 4), "url": c.url,
+    }
+
+
+def answer_json(answer: Answer) -> dict[str, Any]:
+    return {
+        "question": answer.question,
+        "found": answer.found,
+        "answer": answer.text if answer.found else "",
+        "citations": [citation_json(c) for c in answer.citations],
+        "see_also": [citation_json(c) for c in answer.see_also],
+        "took_ms": answer.took_ms,
+    }
+
+
+def error_json(question: str, message: str) -> dict[str, Any]:
+    return {"question": question, "found": False, "answer": "", "citations": [], "error": message}
+
+
+def hits_json(query: str, hits: list[Hit]) -> dict[str, Any]:
+    return {
+        "query": query,
+        "hits": [
+            {
+                "path": h.passage.article.path, "title": h.passage.article.title,
+                "paragraph": h.passage.paragraph, "score": round(h.score, 4), "text": h.passage.text,
+            }
+            for h in hits
+        ],
+    }
+
+
+# C0/C1 control characters (ESC above all) other than tab and newline: an article quoted to a
+# terminal must not be able to move the cursor, retitle the window or clear the screen. JSON
+# output escapes them itself and keeps quotes byte-exact.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _safe(text: str | None) -> str:
+    return _CONTROL.sub("\ufffd", text or "")
+
+
+def _source_line(c: Citation) -> str:
+    link = f" <{_safe(c.url)}>" if c.url else ""
+    return _safe(f"[{c.n}] {c.title} — {c.path}, paragraph {c.paragraph}") + link
+
+
+def answer_text(answer: Answer) -> str:
+    """For a person: the quote with its marker, then numbered sources with their quotes."""
+    if answer.found:
+        markers = "".join(f"[{c.n}]" for c in answer.citations)
+        lines = [f"“{_safe(answer.text)}” {markers}", "", "Sources:"]
+        for c in answer.citations:
+            lines += [_source_line(c), f"    “{_safe(c.quote)}”"]
+    else:
+        lines = ["The articles don't answer that."]
+        if answer.see_also:
+            lines += ["", "Closest passages:"]
+            for c in answer.see_also:
+                lines += [_source_line(c), f"    “{_safe(c.quote)}”"]
+    return "\n".join(lines)
+
+
+def hits_text(query: str, hits: list[Hit]) -> str:
+    if not hits:
+        return f"No passages match {_safe(repr(query))}."
+    lines = []
+    for i, h in enumerate(hits, start=1):
+        a = h.passage.article
+        lines += [_safe(f"[{i}] {a.title} — {a.path}, paragraph {h.passage.paragraph} (score {h.score:.2f})"),
+                  f"    {_safe(h.passage.text)}", ""]
+    return "\n".join(lines).rstrip()

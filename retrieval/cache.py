@@ -1,0 +1,298 @@
+"""On-disk index cache: JSON manifest + raw numpy arrays + one UTF-8 text blob. No pickle.
+
+Written to a temporary folder, fsynced, then renamed into place, so a process killed mid-write
+leaves either the old cache or none. The manifest records every file's size and a CRC-32 of its
+data, so a truncated or bit-rotted cache is caught at load time rather than as a wrong quote or a
+decode error in the middle of a question. Anything that fails validation on load is reported as
+``CacheError`` and the caller rebuilds. A cache is never kept inside the articles folder.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import mmap
+import os
+import shutil
+import tempfile
+import zlib
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import numpy as np
+
+from retrieval.analyzer import ANALYZER_VERSION
+from retrieval.corpus import Doc, LazyText, Vocabulary, _Flat, flat_arrays
+from retrieval.index import BM25Params
+from retrieval.models import Skipped
+
+log = logging.getLogger(__name__)
+
+FORMAT = "citebot-index"
+VERSION = 2  # 2: CRC-32 checksums in the manifest
+ARRAYS = ("spans", "terms", "term_lengths", "text_offsets", "term_offsets", "post_docs", "post_tfs")
+
+
+class CacheError(Exception):
+    """The cache is missing, foreign, from another version, truncated or corrupt."""
+
+
+class CacheLocationError(OSError):
+    """The cache folder would be inside the articles folder (an OSError: callers that serve
+    from memory when the cache cannot be written treat it the same way)."""
+
+
+def is_inside(path: Path, folder: Path) -> bool:
+    """True when ``path`` is ``folder`` or lies under it (after resolving symlinks)."""
+    try:
+        path.expanduser().resolve().relative_to(folder.expanduser().resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _check_location(target: Path, articles_dir: Path) -> None:
+    if is_inside(target, articles_dir):
+        raise CacheLocationError(
+            f"cache folder {target} is inside the articles folder {articles_dir}; choose another cache_dir"
+        )
+
+
+def _crc_file(path: Path) -> int:
+    crc = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+def _crc_array(array: np.ndarray) -> int:
+    """CRC-32 of an array's data (not its .npy header), computed without a copy."""
+    return zlib.crc32(memoryview(np.ascontiguousarray(array)).cast("B"))
+
+
+def cache_folder(cache_dir: Path, articles_dir: Path) -> Path:
+    """One cache per articles folder, keyed by its absolute path."""
+    key = hashlib.sha256(str(articles_dir.resolve()).encode()).hexdigest()[:16]
+    return cache_dir / f"index-{key}"
+
+
+def _fsync_write(path: Path, data: bytes | Iterable[bytes]) -> None:
+    """Write ``data`` (bytes, or chunks of bytes written in turn) and fsync it."""
+    with open(path, "wb") as handle:
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            handle.write(data)
+        else:
+            for chunk in data:
+                handle.write(chunk)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _save_array(folder: Path, name: str, array: np.ndarray) -> None:
+    with open(folder / f"{name}.npy", "wb") as handle:
+        np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def save(
+    target: Path,
+    articles_dir: Path,
+    docs: list[Doc],
+    vocab: Vocabulary,
+    params: BM25Params,
+    postings: tuple[np.ndarray, np.ndarray, np.ndarray],
+    skipped: tuple[Skipped, ...],
+) -> None:
+    """Write the cache for ``docs`` (already in snapshot order) atomically to ``target``."""
+    _check_location(target, articles_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=target.name + ".tmp-", dir=target.parent))
+    try:
+        # Texts are streamed to the blob one article at a time (texts already in an older blob
+        # are copied as bytes, not decoded): no second copy of every text in memory.
+        text_offsets = np.zeros(len(docs) + 1, np.int64)
+        text_crc = 0
+
+        def texts() -> Iterator[bytes]:
+            nonlocal text_crc
+            written = 0
+            for i, doc in enumerate(docs):
+                data = doc.raw_text()
+                text_crc = zlib.crc32(data, text_crc)
+                written += len(data)
+                text_offsets[i + 1] = written
+                yield data
+
+        _fsync_write(tmp / "texts.bin", texts())
+        spans, terms, offsets = flat_arrays(docs)
+        arrays = {
+            "spans": spans,
+            "terms": terms,
+            "term_lengths": np.diff(offsets),
+            "text_offsets": text_offsets,
+            "term_offsets": postings[0],
+            "post_docs": postings[1],
+            "post_tfs": postings[2],
+        }
+        checksums = {"texts.bin": text_crc}
+        for name, array in arrays.items():
+            _save_array(tmp, name, array)
+            checksums[f"{name}.npy"] = _crc_array(array)
+        vocab_json = json.dumps(vocab.terms, ensure_ascii=False).encode()
+        checksums["vocab.json"] = zlib.crc32(vocab_json)
+        _fsync_write(tmp / "vocab.json", vocab_json)
+        manifest = {
+            "format": FORMAT,
+            "version": VERSION,
+            "analyzer": ANALYZER_VERSION,
+            "params": {"k1": params.k1, "b": params.b, "epsilon": params.epsilon, "idf": params.idf},
+            "articles_dir": str(articles_dir.resolve()),
+            "vocab_size": len(vocab),
+            "files": [
+                {
+                    "path": d.path, "size": d.size, "mtime_ns": d.mtime_ns, "sha256": d.sha256,
+                    "title": d.title, "url": d.url, "published": d.published, "source": d.source,
+                    "passages": d.n_passages,
+                }
+                for d in docs
+            ],
+            "skipped": [{"path": s.path, "reason": s.reason} for s in skipped],
+            "sizes": {p.name: p.stat().st_size for p in tmp.iterdir()},
+            "crc32": checksums,
+        }
+        # The manifest is written last: a folder without one is an interrupted write.
+        _fsync_write(tmp / "manifest.json", json.dumps(manifest, ensure_ascii=False).encode())
+        old = target.with_name(target.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if target.exists():
+            os.replace(target, old)
+        os.replace(tmp, target)
+        shutil.rmtree(old, ignore_errors=True)
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+class Loaded:
+    """A validated cache: docs (texts read lazily from the blob), vocabulary, postings."""
+
+    def __init__(self, docs: list[Doc], vocab: Vocabulary, postings: tuple, skipped: tuple) -> None:
+        self.docs = docs
+        self.vocab = vocab
+        self.postings = postings
+        self.skipped = skipped
+
+
+def _load_array(folder: Path, name: str) -> np.ndarray:
+    try:
+        return np.load(folder / f"{name}.npy", allow_pickle=False)
+    except Exception as exc:  # truncated, garbage, wrong dtype header: all mean "rebuild"
+        raise CacheError(f"{name}.npy unreadable ({exc.__class__.__name__})") from None
+
+
+FILES = ("texts.bin", "vocab.json", *(f"{name}.npy" for name in ARRAYS))
+
+
+def load(target: Path, articles_dir: Path, params: BM25Params) -> Loaded:
+    """Read and validate the cache at ``target``; raises CacheError on anything unexpected."""
+    if is_inside(target, articles_dir):
+        raise CacheError("cache folder is inside the articles folder")
+    try:
+        manifest: dict[str, Any] = json.loads((target / "manifest.json").read_text("utf-8"))
+    except FileNotFoundError:
+        raise CacheError("no cache yet") from None
+    except (OSError, ValueError) as exc:
+        raise CacheError(f"manifest unreadable ({exc.__class__.__name__})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise CacheError("not a citebot cache")
+    if manifest.get("version") != VERSION or manifest.get("analyzer") != ANALYZER_VERSION:
+        raise CacheError("cache from another version")
+    expected_params = {"k1": params.k1, "b": params.b, "epsilon": params.epsilon, "idf": params.idf}
+    if manifest.get("params") != expected_params:
+        raise CacheError("cache built with other BM25 parameters")
+    if manifest.get("articles_dir") != str(articles_dir.resolve()):
+        raise CacheError("cache of another folder")
+    try:
+        return _load_validated(target, manifest)
+    except CacheError:
+        raise
+    except Exception as exc:  # a manifest of the right format but the wrong shapes or types
+        raise CacheError(f"cache unreadable ({exc.__class__.__name__})") from None
+
+
+def _load_validated(target: Path, manifest: dict[str, Any]) -> Loaded:
+    sizes, checksums = manifest["sizes"], manifest["crc32"]
+    for name in FILES:
+        if (target / name).stat().st_size != int(sizes[name]):
+            raise CacheError(f"{name} has the wrong size (truncated?)")
+    arrays = {name: _load_array(target, name) for name in ARRAYS}
+    for name, array in arrays.items():
+        if array.dtype.kind not in "iu":
+            raise CacheError(f"{name}.npy holds {array.dtype}, not integers")
+        if _crc_array(array) != int(checksums[f"{name}.npy"]):
+            raise CacheError(f"{name}.npy is corrupt (checksum mismatch)")
+    vocab_bytes = (target / "vocab.json").read_bytes()
+    if zlib.crc32(vocab_bytes) != int(checksums["vocab.json"]):
+        raise CacheError("vocab.json is corrupt (checksum mismatch)")
+    vocab_terms = json.loads(vocab_bytes.decode("utf-8"))
+    files = manifest["files"]
+    skipped = tuple(Skipped(str(s["path"]), str(s["reason"])) for s in manifest["skipped"])
+
+    spans, terms, lengths = arrays["spans"], arrays["terms"], arrays["term_lengths"]
+    text_offsets = arrays["text_offsets"]
+    term_offsets, post_docs, post_tfs = (arrays[n] for n in ("term_offsets", "post_docs", "post_tfs"))
+    n_passages = sum(int(f["passages"]) for f in files)
+    vocab_size = int(manifest["vocab_size"])
+    checks = [
+        isinstance(vocab_terms, list) and len(vocab_terms) == vocab_size
+        and all(isinstance(t, str) for t in vocab_terms),
+        spans.ndim == 2 and spans.shape == (n_passages, 3),
+        lengths.shape == (n_passages,) and int(lengths.sum()) == len(terms),
+        text_offsets.shape == (len(files) + 1,) and int(text_offsets[0]) == 0,
+        term_offsets.shape == (vocab_size + 1,),
+        len(post_docs) == len(post_tfs) == int(term_offsets[-1]) if len(term_offsets) else False,
+        len(terms) == 0 or (int(terms.min()) >= 0 and int(terms.max()) < vocab_size),
+        len(post_docs) == 0 or (int(post_docs.min()) >= 0 and int(post_docs.max()) < n_passages),
+        bool(np.all(np.diff(text_offsets) >= 0)) and bool(np.all(np.diff(term_offsets) >= 0)),
+        len(spans) == 0 or (int(spans[:, 1].min()) >= 0 and bool(np.all(spans[:, 2] > spans[:, 1]))),
+    ]
+    if not all(checks):
+        raise CacheError("cache arrays are inconsistent")
+
+    blob_path = target / "texts.bin"
+    if blob_path.stat().st_size != int(text_offsets[-1]):
+        raise CacheError("texts.bin has the wrong size")
+    blob: mmap.mmap | bytes
+    if blob_path.stat().st_size:
+        with open(blob_path, "rb") as handle:
+            blob = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    else:
+        blob = b""
+    # Texts are decoded lazily, at question time: check them now, while a rebuild is still cheap.
+    if zlib.crc32(blob) != int(checksums["texts.bin"]):
+        raise CacheError("texts.bin is corrupt (checksum mismatch)")
+
+    # Docs view one set of flat arrays (no per-article arrays); texts stay in the blob.
+    offsets = np.zeros(n_passages + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    flat = _Flat(spans.astype(np.int32, copy=False), terms.astype(np.int32, copy=False), offsets)
+    bounds = text_offsets.tolist()
+    docs: list[Doc] = []
+    p = 0
+    for i, f in enumerate(files):
+        n = int(f["passages"])
+        docs.append(
+            Doc.in_flat(
+                str(f["path"]), int(f["size"]), int(f["mtime_ns"]), str(f["sha256"]), str(f["title"]),
+                f.get("url"), f.get("published"), f.get("source"),
+                LazyText(blob, bounds[i], bounds[i + 1]), flat, p, n,
+            )
+        )
+        p += n
+    return Loaded(docs, Vocabulary(vocab_terms), (term_offsets, post_docs, post_tfs), skipped)

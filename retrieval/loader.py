@@ -1,0 +1,365 @@
+"""Folder -> Articles. Reads .txt/.md/.html, decodes defensively, and says why a file is skipped.
+
+One bad file must never stop the rest, so every per-file failure becomes a ``Skipped`` reason.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import stat as stat_module
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Iterator
+
+from retrieval.models import Article, Skipped
+
+log = logging.getLogger(__name__)
+
+TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown"})
+HTML_SUFFIXES = frozenset({".html", ".htm"})
+ARTICLE_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES
+TEMP_SUFFIXES = (".swp", ".swo", ".swx", ".part", ".tmp", ".crdownload", ".partial")
+DEFAULT_MAX_BYTES = 20_000_000
+FRONT_MATTER_KEYS = ("title", "url", "published", "source")
+
+
+def is_ignored_name(name: str) -> bool:
+    """Hidden and editor temp files are never articles (they come and go while people type)."""
+    return (
+        name.startswith((".", "~$", "#"))
+        or name.endswith("~")
+        or name.lower().endswith(TEMP_SUFFIXES)
+    )
+
+
+def is_article_path(relative: str) -> bool:
+    """True for a candidate article: right suffix, no hidden/temp component on the way."""
+    parts = relative.split("/")
+    if any(is_ignored_name(part) for part in parts):
+        return False
+    return os.path.splitext(parts[-1])[1].lower() in ARTICLE_SUFFIXES
+
+
+def is_valid_utf8(name: str) -> bool:
+    """False for names the OS gave us as undecodable bytes (surrogate escapes)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable(name: str) -> str:
+    """A file name safe to print, log and send: bad bytes as U+FFFD, line breaks escaped."""
+    text = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return text.replace("\n", "\\n").replace("\r", "\\r")
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """What the manifest records of a file to know, cheaply, whether it changed."""
+
+    path: str
+    size: int
+    mtime_ns: int
+
+
+def scan(folder: Path) -> tuple[dict[str, FileInfo], list[Skipped]]:
+    """Candidate article files under ``folder`` (recursive, symlink loops safe), by relative path."""
+    found: dict[str, FileInfo] = {}
+    problems: list[Skipped] = []
+    seen_dirs: set[tuple[int, int]] = set()
+
+    def walk(directory: Path, prefix: str) -> None:
+        try:
+            stat = directory.stat()
+        except OSError as exc:
+            problems.append(Skipped(prefix or ".", f"unreadable folder: {exc.strerror or exc}"))
+            return
+        key = (stat.st_dev, stat.st_ino)
+        if key in seen_dirs:
+            return  # symlink loop or a folder linked twice
+        seen_dirs.add(key)
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError as exc:
+            problems.append(Skipped(prefix or ".", f"unreadable folder: {exc.strerror or exc}"))
+            return
+        for entry in entries:
+            name = entry.name
+            relative = f"{prefix}{name}"
+            if is_ignored_name(name):
+                continue
+            if "\n" in name or "\r" in name:
+                problems.append(Skipped(printable(relative), "file name contains a line break"))
+                continue
+            if not is_valid_utf8(name):
+                # Such a name cannot be shown, cited or stored in JSON; ask for a rename.
+                problems.append(Skipped(printable(relative), "file name is not valid UTF-8; rename it"))
+                continue
+            try:
+                if entry.is_dir():
+                    walk(Path(entry.path), relative + "/")
+                    continue
+                if not is_article_path(relative):
+                    continue
+                st = entry.stat()
+            except OSError as exc:
+                problems.append(Skipped(relative, f"cannot stat: {exc.strerror or exc}"))
+                continue
+            if not stat_module.S_ISREG(st.st_mode):
+                # A FIFO would block open() forever; sockets and devices are no articles either.
+                problems.append(Skipped(relative, "not a regular file"))
+                continue
+            found[relative] = FileInfo(relative, st.st_size, st.st_mtime_ns)
+
+    walk(folder, "")
+    return found, problems
+
+
+# --- decoding --------------------------------------------------------------------------------
+
+
+class SkipFile(Exception):
+    """Raised with a short, user-facing reason when a file cannot be an article."""
+
+
+def decode(data: bytes, name: str) -> str:
+    """UTF-8 (BOM or not), else cp1252, else latin-1, with a warning; binary is refused."""
+    if not data.removeprefix(b"\xef\xbb\xbf").strip():
+        raise SkipFile("empty file")
+    if b"\x00" in data[:8192]:
+        raise SkipFile("binary file (contains NUL bytes)")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        data = data.removeprefix(b"\xef\xbb\xbf")  # else it reads as "ï»¿" in the title
+        try:
+            text = data.decode("cp1252")
+            log.warning("%s: not valid UTF-8; read as Windows-1252", name)
+        except UnicodeDecodeError:
+            text = data.decode("latin-1")
+            log.warning("%s: not valid UTF-8; read as Latin-1", name)
+    controls = sum(1 for ch in text[:8192] if ord(ch) < 32 and ch not in "\t\n\r\f")
+    if controls > max(8, len(text[:8192]) // 20):
+        raise SkipFile("binary file (control characters)")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+# --- formats ---------------------------------------------------------------------------------
+
+# The closing ``---`` may end the file; the block may be empty.
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?:(.*?)\n)?---[ \t]*(?:\n|\Z)", re.S)
+_FRONT_MATTER_KEY = re.compile(r"^[A-Za-z_][\w-]*[ \t]*:")
+
+
+def split_front_matter(text: str) -> tuple[dict[str, str], str]:
+    """An optional ``---`` block of ``key: value`` lines; only the citation keys are kept.
+
+    The block is cut: character offsets (passage spans, quotes) refer to the body after it.
+    A ``---`` pair around lines that are not ``key:`` lines is a horizontal rule, not metadata.
+    """
+    match = _FRONT_MATTER.match(text)
+    if not match:
+        return {}, text
+    block = match.group(1) or ""
+    first = next((line.strip() for line in block.splitlines() if line.strip()), "")
+    if first and not _FRONT_MATTER_KEY.match(first):
+        return {}, text
+    meta: dict[str, str] = {}
+    for line in block.splitlines():
+        key, sep, value = line.partition(":")
+        key = key.strip().lower()
+        if sep and key in FRONT_MATTER_KEYS:
+            meta[key] = value.strip().strip("\"'")
+    body = text[match.end() :]
+    return meta, body
+
+
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s*")
+_SETEXT_UNDERLINE = re.compile(r"^\s{0,3}(?:=+|-+)[ \t]*$")
+
+
+def _title_line(lines: list[str]) -> int | None:
+    """Index of the first non-empty line, or None."""
+    return next((i for i, line in enumerate(lines) if line.strip()), None)
+
+
+def _strip_heading(line: str) -> str:
+    return _HEADING.sub("", line).strip().rstrip("#").strip()
+
+
+def parse_text(text: str, known_title: str | None = None) -> tuple[str, str]:
+    """Plain text / markdown: the first non-empty line is the title (``#`` stripped).
+
+    A setext underline (``=====`` or ``-----``) under the title goes with it. With a
+    ``known_title`` from front matter the first line is taken as the title only when it is a
+    ``#`` heading or repeats that title; otherwise it is body text and stays in the body.
+    """
+    lines = text.split("\n")
+    i = _title_line(lines)
+    if i is None:
+        return known_title or "", ""
+    line = lines[i]
+    title = _strip_heading(line)
+    underlined = i + 1 < len(lines) and bool(_SETEXT_UNDERLINE.match(lines[i + 1])) and bool(title)
+    if known_title:
+        is_heading = bool(_HEADING.match(line)) or underlined
+        if not is_heading and " ".join(title.split()).casefold() != " ".join(known_title.split()).casefold():
+            return known_title, text
+        title = known_title
+    body = "\n".join(lines[i + (2 if underlined else 1) :])
+    return title, body
+
+
+class _HtmlText(HTMLParser):
+    """Collects title, first h1 and body text by block; scripts, styles and navigation dropped."""
+
+    SKIP = frozenset({"script", "style", "nav", "noscript", "template", "svg", "head", "footer",
+                      "aside", "form", "button", "iframe"})
+    BLOCK = frozenset({"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6",
+                       "section", "article", "blockquote", "tr", "table", "pre", "figcaption",
+                       "main", "header", "dd", "dt", "hr"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.title = ""
+        self.h1 = ""
+        self._skip_depth = 0
+        self._in_title = False
+        self._title_done = False
+        self._in_h1 = False
+        self._blocks: list[str] = []
+        self._current: list[str] = []
+
+    def _flush(self) -> None:
+        block = " ".join("".join(self._current).split())
+        if block:
+            self._blocks.append(block)
+        self._current = []
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag == "title" and not self._skip_depth and not self._title_done:
+            self._in_title = True
+        if tag in self.SKIP and tag != "head":
+            self._skip_depth += 1
+        if tag in self.BLOCK:
+            self._flush()
+        if tag == "h1" and not self.h1:
+            self._in_h1 = True
+
+    def handle_startendtag(self, tag: str, attrs: list) -> None:
+        if tag in self.BLOCK:
+            self._flush()
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title" and self._in_title:
+            self._in_title = False
+            self._title_done = True
+        if tag in self.SKIP and tag != "head" and self._skip_depth:
+            self._skip_depth -= 1
+        if tag in self.BLOCK:
+            self._flush()
+        if tag == "h1":
+            self._in_h1 = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title += data
+            return
+        if self._skip_depth:
+            return
+        if self._in_h1:
+            self.h1 += data
+        self._current.append(data)
+
+    def result(self) -> tuple[str, list[str]]:
+        self._flush()
+        return " ".join(self.title.split()), self._blocks
+
+
+def parse_html(text: str) -> tuple[str, str]:
+    """HTML: title from <title> (else <h1>), body text as one paragraph per block element."""
+    parser = _HtmlText()
+    parser.feed(text)
+    parser.close()
+    title, blocks = parser.result()
+    h1 = " ".join(parser.h1.split())
+    title = title or h1
+    if blocks and h1 and blocks[0] == h1:
+        blocks = blocks[1:]
+    # convert_charrefs already decoded entities: unescaping again would turn "&amp;lt;" into "<".
+    return title, "\n\n".join(blocks)
+
+
+def parse_article(relative: str, data: bytes) -> Article:
+    """Bytes of one file -> Article (raises SkipFile with the reason)."""
+    text = decode(data, relative)
+    meta, text = split_front_matter(text)
+    if os.path.splitext(relative)[1].lower() in HTML_SUFFIXES:
+        title, body = parse_html(text)
+    else:
+        title, body = parse_text(text, meta.get("title"))
+    title = meta.get("title") or title
+    if not body.strip():
+        if not title:
+            raise SkipFile("no text")
+        body = title  # a one-line article is still searchable by its only line
+    return Article(
+        path=relative,
+        title=title or os.path.basename(relative),
+        text=body,
+        url=meta.get("url") or None,
+        published=meta.get("published") or None,
+        source=meta.get("source") or None,
+    )
+
+
+def read_bytes(folder: Path, relative: str, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """The bytes of one regular file, at most ``max_bytes``; every failure is a SkipFile.
+
+    Opened non-blocking and checked with fstat, so a FIFO or device swapped in after the scan
+    is refused instead of hanging the refresh.
+    """
+    path = folder / relative
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise SkipFile("file vanished while reading") from None
+    except IsADirectoryError:
+        raise SkipFile("is a folder") from None
+    except OSError as exc:
+        raise SkipFile(f"unreadable: {exc.strerror or exc}") from None
+    try:
+        if not stat_module.S_ISREG(os.fstat(fd).st_mode):
+            raise SkipFile("not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise SkipFile(f"unreadable: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise SkipFile(f"too large (over {max_bytes:,} bytes)")
+    return data
+
+
+def read_article(folder: Path, relative: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Article:
+    """Read and parse one file; every failure is a SkipFile with a short reason."""
+    return parse_article(relative, read_bytes(folder, relative, max_bytes))
+
+
+def load_folder(
+    folder: Path, max_bytes: int = DEFAULT_MAX_BYTES
+) -> Iterator[Article | Skipped]:
+    """Every article under ``folder``, or a Skipped naming the file and the reason."""
+    files, problems = scan(folder)
+    yield from problems
+    for relative in files:
+        try:
+            yield read_article(folder, relative, max_bytes)
+        except SkipFile as exc:
+            log.warning("skipped %s: %s", relative, exc)
+            yield Skipped(relative, str(exc))

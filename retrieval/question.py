@@ -1,0 +1,137 @@
+"""What kind of answer a question wants, and checks for whether a sentence holds one.
+
+Cheap surface cues only (no tagger): news sentences mark places with prepositions and capitals,
+dates with month/day names and years, amounts with digits and number words.
+"""
+from __future__ import annotations
+
+import re
+from enum import Enum
+
+from retrieval.analyzer import normalize
+
+
+class Expect(str, Enum):
+    PLACE = "place"
+    DATE = "date"
+    ENTITY = "entity"  # a person, organisation or named thing
+    NUMBER = "number"
+    ANY = "any"
+
+
+_NUMBER_Q = re.compile(
+    r"\b(how (many|much|fast|far|long|old|big|large|high|tall|often|quickly|heavy)|"
+    r"what (percentage|proportion|share|number|amount|price|rate|age|score|time)|"
+    r"by how much|how much)\b"
+)
+_DATE_Q = re.compile(r"^\s*when\b|\b(what|which) (date|day|year|month|time|season|decade)\b")
+_PLACE_Q = re.compile(
+    r"^\s*where\b|\bwhere\b|\b(what|which|in which) (city|country|place|town|venue|region|state|"
+    r"county|nation|continent|area|location|stadium|capital)\b"
+)
+_AUXILIARY = (
+    r"(is|are|was|were|be|been|do|does|did|has|have|had|will|would|can|could|should|shall|"
+    r"might|may|must|if|about|else|happens|happened)"
+)
+_ENTITY_Q = re.compile(rf"^\s*(who|whom|whose)\b|\b(which|what) (?!{_AUXILIARY}\b)[a-z]+('s)?\b")
+
+
+def expected_type(question: str) -> Expect:
+    q = normalize(question)
+    if _NUMBER_Q.search(q):
+        return Expect.NUMBER
+    if _DATE_Q.search(q):
+        return Expect.DATE
+    if _PLACE_Q.search(q):
+        return Expect.PLACE
+    if _ENTITY_Q.search(q):
+        return Expect.ENTITY
+    return Expect.ANY
+
+
+_MONTHS = (
+    "january|february|march|april|may|june|july|august|september|october|november|december|"
+    "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+)
+_DAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+_DATE = re.compile(
+    rf"\b(({_MONTHS})\.?\s+\d{{1,2}}|\d{{1,2}}(st|nd|rd|th)?\s+({_MONTHS})|({_DAYS})|"
+    rf"(1[89]|20)\d\d|yesterday|today|tomorrow|tonight|last (week|month|year)|"
+    rf"next (week|month|year)|this (week|month|year)|(early|late|mid)[- ]\d{{4}}|"
+    rf"(end|start|beginning|middle) of ({_MONTHS}|the year|the month)|({_MONTHS}))\b",
+    re.I,
+)
+_NUMBER = re.compile(
+    r"(\d[\d.,]*\d|\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
+    r"fifty|hundred|thousand|million|billion|dozen|half|double|twice|triple)\b)",
+    re.I,
+)
+_CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*(?:\s+(?:of|de|the|and|for)?\s*[A-Z][\w'’-]*)*")
+_PLACE_CUE = re.compile(
+    r"\b(in|at|to|from|near|venue|hosted|held|host|city|country|capital|region|based)\b", re.I
+)
+_COMMON_STARTS = frozenset(
+    "the a an he she it they we i but and in on at for this that these those mr mrs ms dr its his "
+    "her their our there when where what who which how if as after before while however".split()
+)
+
+
+def new_capitalised(sentence: str, question_words: set[str]) -> list[tuple[int, str]]:
+    """(offset, phrase) of capitalised phrases the question lacks, skipping sentence-initial
+    function words such as "The" or "But"."""
+    out = []
+    for match in _CAPITALISED.finditer(sentence):
+        phrase = match.group(0)
+        words = re.findall(r"[\w'’-]+", phrase.lower())
+        if not words:
+            continue
+        starts_sentence = match.start() == 0 or sentence[: match.start()].rstrip().endswith(
+            (".", "“", '"')
+        )
+        if starts_sentence and len(words) == 1 and words[0] in _COMMON_STARTS:
+            continue
+        if all(w in question_words or w.rstrip("'’s") in question_words for w in words):
+            continue
+        out.append((match.start(), phrase))
+    return out
+
+
+_PLACE_BEFORE = re.compile(r"\b(in|at|near|outside|inside|across|hosted by|held in)\s+(the\s+)?$", re.I)
+# Nouns that say the sentence is about where something happens.
+_VENUE = re.compile(r"\b(venue|location|host(ed|s|ing)?|site|city|capital|country|town)\b", re.I)
+_NOT_PLACES = re.compile(rf"^({_MONTHS}|{_DAYS})$", re.I)
+
+
+def _is_place(sentence: str, start: int, phrase: str) -> bool:
+    """A capitalised phrase right after a locative preposition, or followed by ", Region"."""
+    if _NOT_PLACES.match(phrase.split()[0]):
+        return False
+    before = sentence[max(0, start - 20) : start]
+    return bool(_PLACE_BEFORE.search(before))
+
+
+def type_match(expect: Expect, sentence: str, question_words: set[str]) -> float:
+    """How clearly the sentence holds something of the expected kind the question lacks (0..1)."""
+    if expect is Expect.ANY:
+        return 0.0
+    if expect is Expect.NUMBER:
+        best = 0.0
+        for m in _NUMBER.finditer(sentence):
+            token = m.group(0).lower().rstrip(".,")
+            if token in question_words or token.replace(",", "") in question_words:
+                continue  # a number the question already gives (a year, say) is no answer
+            if token[0].isdigit():
+                return 1.0
+            best = 0.5  # number words ("six", "double") are weaker evidence than digits
+        return best
+    if expect is Expect.DATE:
+        hits = [m for m in _DATE.finditer(sentence) if m.group(0).lower() not in question_words]
+        return 1.0 if hits else 0.0
+    names = new_capitalised(sentence, question_words)
+    if not names:
+        return 0.0
+    if expect is Expect.PLACE:
+        if _VENUE.search(sentence):
+            return 1.0
+        return max(1.0 if _is_place(sentence, start, phrase) else 0.3 for start, phrase in names)
+    return 1.0

@@ -1,0 +1,226 @@
+"""`citebot run` and the bot's lifecycle with plain pytest-asyncio and a local fake Discord.
+
+discord.py's real login, gateway handshake and close run against 127.0.0.1 (no network):
+a missing or rejected token exits 2 with one line and never reaches the logs; SIGTERM and
+Ctrl-C close the gateway and stop the watcher; the event loop stays responsive while the bot
+answers 50 questions.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+import types
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.runner import RedactToken, serve
+from fixtures.discord.fake_discord import FakeDiscord, ThreadedFakeDiscord
+from fixtures.discord.simbot import ARTICLES, make_bot
+from retrieval import Answer, Library
+
+FAKE_TOKEN = "MTAxMDEwMTAxMDEwMTAxMDEw.GfAkE0.this-is-a-fake-token-for-tests-only-xyz"
+
+
+@pytest.fixture
+def run_env(monkeypatch):
+    """A clean environment for `citebot run`: no real token, no watcher, no cache."""
+    for name in ("DISCORD_TOKEN", "CITEBOT_DISCORD__TOKEN", "CITEBOT_DISCORD_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CITEBOT_WATCH", "false")
+    monkeypatch.setenv("CITEBOT_USE_CACHE", "false")
+    monkeypatch.chdir(Path(__file__).parent)  # no stray .env
+    return monkeypatch
+
+
+def one_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) == 1, text
+    assert "Traceback" not in text
+    return lines[0]
+
+
+def test_missing_token_is_one_line_and_exit_2(run_env, capsys):
+    assert main(["run", "--articles", str(ARTICLES)]) == 2
+    out = capsys.readouterr()
+    assert one_line(out.err).startswith("citebot: no Discord token: set DISCORD_TOKEN")
+    assert out.out == ""
+
+
+@pytest.mark.parametrize("variable", ["DISCORD_TOKEN", "CITEBOT_DISCORD__TOKEN"])
+def test_rejected_token_is_one_line_exit_2_and_never_logged(run_env, capsys, caplog, variable):
+    run_env.setenv(variable, FAKE_TOKEN)
+    caplog.set_level(logging.DEBUG)  # everything discord.py and citebot log, at every level
+    with ThreadedFakeDiscord(accepted_token=None) as server:
+        server.patch(run_env)
+        status = main(["run", "--articles", str(ARTICLES)])
+    out = capsys.readouterr()
+    assert status == 2
+    assert one_line(out.err) == "citebot: Discord rejected the token: check DISCORD_TOKEN (Developer Portal > Bot > Reset Token)"
+    assert server.authorizations == [f"Bot {FAKE_TOKEN}"]  # the token really was tried
+    assert caplog.records  # the logs were captured...
+    for record in caplog.records:  # ...and hold no trace of it, message or traceback
+        assert FAKE_TOKEN not in record.getMessage() and FAKE_TOKEN not in (record.exc_text or "")
+    assert FAKE_TOKEN not in caplog.text and FAKE_TOKEN not in out.err + out.out
+    assert FAKE_TOKEN[:20] not in caplog.text + out.err + out.out
+
+
+def test_unapproved_message_content_intent_is_one_line_exit_2(run_env, capsys, caplog):
+    run_env.setenv("DISCORD_TOKEN", FAKE_TOKEN)
+    with ThreadedFakeDiscord(accepted_token=FAKE_TOKEN, privileged_allowed=False) as server:
+        server.patch(run_env)
+        status = main(["run", "--articles", str(ARTICLES)])
+        assert server.identify_payload is not None
+    out = capsys.readouterr()
+    assert status == 2
+    assert one_line(out.err).startswith("citebot: Discord refused the Message Content intent")
+    assert "CITEBOT_DISCORD__MESSAGE_CONTENT_INTENT=false" in out.err
+    assert FAKE_TOKEN not in caplog.text + out.err
+
+
+def test_redaction_filter_blanks_the_token_should_anything_log_it():
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "token is %s", (FAKE_TOKEN,), None)
+    RedactToken(FAKE_TOKEN).filter(record)
+    assert record.getMessage() == "token is [token]"
+
+
+class StandInWatcher:
+    """Only used when retrieval/watch.py is not there yet: the documented thread-based API."""
+
+    def __init__(self, library, debounce_ms: int = 300, stable_ms: int = 200) -> None:
+        self.library, self._stop = library, threading.Event()
+        self._thread = threading.Thread(target=self._stop.wait, name="citebot-watcher", daemon=True)
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+async def connected(server: FakeDiscord, task: asyncio.Task, timeout: float = 15.0) -> None:
+    deadline = time.perf_counter() + timeout
+    while not server.identified.is_set():
+        assert not task.done(), f"the bot stopped early: {task.result()}"
+        assert time.perf_counter() < deadline, "bot never identified"
+        await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+async def test_signal_closes_gateway_and_stops_watcher(monkeypatch, caplog, tmp_path, signum):
+    caplog.set_level(logging.DEBUG)
+    try:
+        import retrieval.watch  # noqa: F401
+    except ImportError:
+        monkeypatch.setitem(sys.modules, "retrieval.watch", types.SimpleNamespace(FolderWatcher=StandInWatcher))
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "a.txt").write_text((ARTICLES / "harbour-ferry-timetable.txt").read_text())
+    before = {signal.SIGTERM: signal.getsignal(signal.SIGTERM), signal.SIGINT: signal.getsignal(signal.SIGINT)}
+    server = await FakeDiscord(accepted_token=FAKE_TOKEN).start()
+    server.patch(monkeypatch)
+    bot = make_bot(folder, sync_global=False, top={"watch": True})
+    try:
+        task = asyncio.create_task(serve(bot, FAKE_TOKEN))
+        await connected(server, task)
+        watcher = bot.watcher
+        assert watcher is not None and watcher.running
+        os.kill(os.getpid(), signum)
+        assert await asyncio.wait_for(task, 15) == 0
+    finally:
+        await server.stop()
+    assert bot.is_closed() and bot.watcher is None
+    # A close frame from the bot, not a dropped connection (1006). discord.py 2.7 sends 1000 or,
+    # when the close races its own reader, 4000; both are orderly closes.
+    assert len(server.close_codes) == 1 and server.close_codes[0] in (1000, 4000)
+    assert not watcher.running
+    assert not any(t.name.startswith("citebot-watch") and t.is_alive() for t in threading.enumerate())
+    assert signal.getsignal(signal.SIGTERM) == before[signal.SIGTERM]
+    assert signal.getsignal(signal.SIGINT) == before[signal.SIGINT]
+    assert server.identify_payload["intents"] & (1 << 15)  # message content requested by default
+    assert FAKE_TOKEN not in caplog.text
+
+
+class SlowEngine(Library):
+    """A large corpus's scoring time (150 ms per question), to prove it never runs on the loop."""
+
+    def ask(self, question: str, top_k: int = 5) -> Answer:
+        time.sleep(0.15)
+        return super().ask(question, top_k)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", [Library, SlowEngine])
+async def test_event_loop_never_blocked_over_100ms_while_answering_50(monkeypatch, engine):
+    server = await FakeDiscord(accepted_token=FAKE_TOKEN).start()
+    server.patch(monkeypatch)
+    bot = make_bot(library=engine.open(ARTICLES), sync_global=False)
+    gaps: list[float] = []
+    running = True
+
+    async def heartbeat() -> None:  # wakes every loop turn; a gap is time the loop was blocked
+        last = time.perf_counter()
+        while running:
+            await asyncio.sleep(0)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    try:
+        task = asyncio.create_task(serve(bot, FAKE_TOKEN, stop := asyncio.Event()))
+        await connected(server, task)
+        await asyncio.sleep(0.1)
+        questions = ["How often will the harbour ferry run?", "Why must residents boil their tap water?",
+                     "When will the keeper's cottage open as a museum?", "How much did the restoration cost?",
+                     "Who is the port director?"]
+        server.expect_replies = 50
+        monitor = asyncio.create_task(heartbeat())
+        started = time.perf_counter()
+        for i in range(50):
+            await server.dm(1000 + i, f"!ask {questions[i % len(questions)]}")
+        await asyncio.wait_for(server.replied.wait(), 60)
+        elapsed = time.perf_counter() - started
+        running = False
+        await monitor
+        stop.set()
+        assert await asyncio.wait_for(task, 15) == 0
+    finally:
+        running = False
+        await server.stop()
+    assert len(server.sent) == 50 and all(body.get("embeds") for body in server.sent)
+    assert all(body["allowed_mentions"] == {"parse": [], "replied_user": False} for body in server.sent)
+    print(f"max loop gap {max(gaps) * 1000:.1f} ms over {len(gaps)} turns, {elapsed:.2f} s")
+    assert max(gaps) < 0.100, f"event loop blocked for {max(gaps) * 1000:.0f} ms"
+    if engine is SlowEngine:
+        assert elapsed < 50 * 0.15  # answered concurrently in threads, not one after another
+
+
+async def test_the_lag_probe_does_catch_a_blocked_loop():
+    """Negative control for the probe above: a 150 ms block on the loop is seen."""
+    gaps: list[float] = []
+
+    async def heartbeat() -> None:
+        last = time.perf_counter()
+        for _ in range(50):
+            await asyncio.sleep(0)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    async def blocker() -> None:
+        await asyncio.sleep(0)
+        time.sleep(0.15)
+
+    await asyncio.gather(heartbeat(), blocker())
+    assert max(gaps) >= 0.14

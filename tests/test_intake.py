@@ -1,0 +1,149 @@
+"""retrieval.intake: `/add`'s saving rules, with plain asserts (no Discord involved)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from retrieval import Library
+from retrieval.intake import IntakeError, add_article, check_upload, clean_name, save_upload
+
+ARTICLE = b"Otters return to the Wenlow river\n\nVolunteers counted eleven otters below the old mill.\n"
+
+
+@pytest.mark.parametrize("name", ["otters.txt", "Otters Report.MD", "ünïcode-été.html", "page.htm", "a.b.txt"])
+def test_clean_names_are_kept(name):
+    assert clean_name(name) == name
+
+
+@pytest.mark.parametrize("name, why", [
+    ("../x.txt", "path separators"), ("a/b.txt", "path separators"), ("a\\b.txt", "path separators"),
+    ("/etc/x.txt", "path separators"), ("..", "“..”"), ("x..txt", "“..”"), (".x.txt", "Hidden"),
+    (".txt", "Hidden"), ("~$x.txt", "Hidden"), ("#x.txt", "Hidden"), ("x.txt~", "Hidden"),
+    ("x.exe", "Only .txt"), ("x", "Only .txt"), ("x.txt.part", "Hidden"), ("", "no name"), ("   ", "no name"),
+    ("a\nb.txt", "control"), ("a\u202eb.txt", "control"), ("a\x00.txt", "path separators"),
+    ("x" * 300 + ".txt", "too long"),
+])
+def test_unsafe_names_are_refused(name, why):
+    with pytest.raises(IntakeError, match=why):
+        clean_name(name)
+
+
+def test_save_writes_atomically_and_leaves_no_temp(tmp_path):
+    saved = save_upload(tmp_path, "otters.txt", ARTICLE)
+    assert saved.path == tmp_path / "otters.txt" and not saved.replaced
+    assert saved.path.read_bytes() == ARTICLE
+    assert [p.name for p in tmp_path.iterdir()] == ["otters.txt"]
+
+
+def test_existing_file_is_kept_unless_replace(tmp_path):
+    (tmp_path / "otters.txt").write_bytes(b"Old title\n\nOld text.\n")
+    with pytest.raises(IntakeError, match="already exists"):
+        save_upload(tmp_path, "otters.txt", ARTICLE)
+    assert (tmp_path / "otters.txt").read_bytes().startswith(b"Old title")
+    assert save_upload(tmp_path, "otters.txt", ARTICLE, replace=True).replaced
+    assert (tmp_path / "otters.txt").read_bytes() == ARTICLE
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["otters.txt"]
+
+
+def test_a_symlink_in_the_folder_is_never_written_through(tmp_path):
+    folder, victim = tmp_path / "articles", tmp_path / "victim.txt"
+    folder.mkdir()
+    victim.write_bytes(b"keep me")
+    (folder / "link.txt").symlink_to(victim)
+    with pytest.raises(IntakeError, match="already exists"):
+        save_upload(folder, "link.txt", ARTICLE)
+    save_upload(folder, "link.txt", ARTICLE, replace=True)
+    assert victim.read_bytes() == b"keep me"
+    assert not (folder / "link.txt").is_symlink() and (folder / "link.txt").read_bytes() == ARTICLE
+
+
+def test_size_cap_and_content_are_checked_before_writing(tmp_path):
+    with pytest.raises(IntakeError, match="too large"):
+        save_upload(tmp_path, "big.txt", ARTICLE, max_bytes=10)
+    with pytest.raises(IntakeError, match="binary"):
+        save_upload(tmp_path, "bin.txt", b"\x00\x01\x02")
+    with pytest.raises(IntakeError, match="empty"):
+        save_upload(tmp_path, "empty.md", b"  \n\n")
+    assert list(tmp_path.iterdir()) == []
+    assert check_upload("ok.md", ARTICLE) == "ok.md"
+
+
+def test_a_missing_folder_is_reported(tmp_path):
+    with pytest.raises(IntakeError, match="does not exist"):
+        save_upload(tmp_path / "nope", "otters.txt", ARTICLE)
+
+
+def test_concurrent_adds_of_one_name_let_exactly_one_win(tmp_path):
+    outcomes: list[str] = []
+
+    def add(i: int) -> None:
+        try:
+            save_upload(tmp_path, "race.txt", ARTICLE.replace(b"eleven", str(i).encode()))
+            outcomes.append("saved")
+        except IntakeError:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=add, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes.count("saved") == 1 and outcomes.count("refused") == 7
+    assert [p.name for p in tmp_path.iterdir()] == ["race.txt"]
+
+
+names = st.one_of(
+    st.text(max_size=40),
+    st.lists(st.sampled_from(["..", ".", "/", "\\", "a", "b.txt", ".md", "~", "\x00", "%2e", " "]),
+             max_size=8).map("".join),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=names, replace=st.booleans())
+def test_no_name_ever_writes_outside_the_folder(tmp_path, name, replace):
+    root = tmp_path / "root"
+    folder = root / "articles"
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        saved = save_upload(folder, name, ARTICLE, replace=replace)
+    except IntakeError:
+        pass
+    else:
+        assert saved.path.parent == folder and saved.path.resolve().parent == folder.resolve()
+        saved.path.unlink()
+    assert list(root.iterdir()) == [folder]
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def test_add_article_reports_title_and_passages_and_is_answerable(tmp_path):
+    library = Library.open(tmp_path)
+    result = add_article(library, "otters.txt", ARTICLE)
+    assert result.indexed and result.title == "Otters return to the Wenlow river" and result.passages == 1
+    assert not result.replaced
+    answer = library.ask("How many otters did volunteers count?")
+    assert answer.found and "eleven otters" in answer.text
+    again = add_article(library, "otters.txt", ARTICLE.replace(b"eleven", b"twelve"), replace=True)
+    assert again.replaced and again.indexed
+    assert "twelve otters" in library.ask("How many otters did volunteers count?").text
+
+
+def test_add_article_obeys_the_engine_file_cap(tmp_path):
+    library = Library.open(tmp_path, max_file_bytes=20)
+    with pytest.raises(IntakeError, match="too large"):
+        add_article(library, "otters.txt", ARTICLE, max_bytes=10_000)
+
+
+def test_retrieval_never_imports_discord():
+    code = ("import sys, retrieval, retrieval.intake, retrieval.library; "
+            "sys.exit(1 if any(m == 'discord' or m.startswith('discord.') for m in sys.modules) else 0)")
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
+    assert done.returncode == 0

@@ -1,0 +1,155 @@
+"""Settings layering: settings.toml < .env < CITEBOT_* environment < keyword arguments (flags)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+from pydantic_settings import SettingsConfigDict
+
+import config
+from config import DiscordSettings, Settings, load_settings
+from config.settings import DEFAULT_TOML
+
+ROOT = Path(__file__).resolve().parent.parent
+
+TOML = """
+top_k = 7
+articles_dir = "from-toml"
+max_question_chars = 321
+watch = false
+
+[discord]
+cooldown_seconds = 2.5
+guild_ids = [11, 22]
+"""
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch) -> Path:
+    """A scratch working directory (so no stray .env) and no CITEBOT_* from the outside."""
+    monkeypatch.chdir(tmp_path)
+    for key in list(os.environ):
+        if key.startswith("CITEBOT_") or key == "DISCORD_TOKEN":
+            monkeypatch.delenv(key)
+    return tmp_path
+
+
+@pytest.fixture
+def custom(tmp_path: Path) -> type[Settings]:
+    """Settings reading a TOML file of our own instead of the bundled one."""
+    toml = tmp_path / "settings.toml"
+    toml.write_text(TOML)
+
+    class CustomSettings(Settings):
+        model_config = SettingsConfigDict(toml_file=toml)
+
+    return CustomSettings
+
+
+def test_bundled_toml_parses_and_every_key_is_a_known_setting() -> None:
+    data = tomllib.loads(DEFAULT_TOML.read_text("utf-8"))
+    discord = data.pop("discord")
+    # extra="ignore" would silently drop a misspelt key: catch it here instead.
+    assert set(data) <= set(Settings.model_fields) - {"discord"}
+    assert set(discord) <= set(DiscordSettings.model_fields)
+    settings = Settings(_env_file=None)
+    for key, value in data.items():
+        assert getattr(settings, key) == value, key
+    for key, value in discord.items():
+        assert getattr(settings.discord, key) == value, key
+
+
+def test_toml_values_are_loaded(custom: type[Settings]) -> None:
+    settings = custom(_env_file=None)
+    assert settings.top_k == 7
+    assert settings.articles_dir == Path("from-toml")
+    assert settings.max_question_chars == 321 and settings.watch is False
+    assert settings.discord.cooldown_seconds == 2.5 and settings.discord.guild_ids == [11, 22]
+    assert settings.log_level == "INFO"  # not in that file: the code default
+
+
+def test_dotenv_overrides_toml(custom: type[Settings], isolated: Path) -> None:
+    (isolated / ".env").write_text("CITEBOT_TOP_K=8\nCITEBOT_WATCH=true\nUNRELATED=1\n")
+    settings = custom()
+    assert settings.top_k == 8 and settings.watch is True
+    assert settings.max_question_chars == 321  # the rest still from TOML
+    assert custom(_env_file=None).top_k == 7  # tests can switch .env off
+
+
+def test_environment_overrides_dotenv(custom: type[Settings], isolated: Path, monkeypatch) -> None:
+    (isolated / ".env").write_text("CITEBOT_TOP_K=8\nCITEBOT_MAX_QUESTION_CHARS=99\n")
+    monkeypatch.setenv("CITEBOT_TOP_K", "9")
+    settings = custom()
+    assert settings.top_k == 9
+    assert settings.max_question_chars == 99
+
+
+def test_keyword_arguments_override_environment(custom: type[Settings], monkeypatch) -> None:
+    monkeypatch.setenv("CITEBOT_TOP_K", "9")
+    monkeypatch.setenv("CITEBOT_ARTICLES_DIR", "/from/env")
+    assert custom(top_k=3).top_k == 3
+    assert custom().articles_dir == Path("/from/env")
+
+
+def test_load_settings_applies_flags_and_ignores_unset_ones(monkeypatch) -> None:
+    monkeypatch.setenv("CITEBOT_TOP_K", "9")
+    assert load_settings(top_k=None, articles_dir=None).top_k == 9
+    settings = load_settings(top_k=2, use_cache=False)
+    assert settings.top_k == 2 and settings.use_cache is False
+
+
+def test_nested_environment_merges_with_the_toml_table(custom: type[Settings], monkeypatch) -> None:
+    monkeypatch.setenv("CITEBOT_DISCORD__COOLDOWN_SECONDS", "4")
+    settings = custom(_env_file=None)
+    assert settings.discord.cooldown_seconds == 4.0
+    assert settings.discord.guild_ids == [11, 22]  # the rest of [discord] survives
+
+
+def test_keyword_construction_for_tests_and_embedding(tmp_path: Path) -> None:
+    settings = config.Settings(articles_dir=tmp_path, watch=False, _env_file=None)
+    assert settings.articles_dir == tmp_path and settings.watch is False
+    assert isinstance(Settings(articles_dir=str(tmp_path), _env_file=None).articles_dir, Path)
+
+
+def test_default_articles_folder_is_the_bundled_seeds() -> None:
+    assert Settings(_env_file=None).articles_dir == ROOT / "seeds"
+
+
+def test_invalid_values_are_rejected(monkeypatch) -> None:
+    with pytest.raises(ValidationError):
+        Settings(top_k=0, _env_file=None)
+    monkeypatch.setenv("CITEBOT_TOP_K", "many")
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None)
+
+
+def test_discord_token_is_secret(monkeypatch) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "very-secret-token")
+    settings = Settings(_env_file=None)
+    assert settings.token is not None and settings.token.get_secret_value() == "very-secret-token"
+    assert "very-secret-token" not in repr(settings) and "very-secret-token" not in str(settings.model_dump())
+
+
+def test_nothing_is_built_at_import_time(tmp_path: Path) -> None:
+    # A broken environment must not break `import config` (or the CLI's --help): only load_settings.
+    env = {**os.environ, "CITEBOT_TOP_K": "not-a-number", "PYTHONPATH": str(ROOT)}
+    (tmp_path / ".env").write_text("CITEBOT_MAX_FILE_BYTES=lots\n")
+    code = "import config, retrieval, bot.cli; print('ok')"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [("max_file_bytes", 0), ("max_question_chars", 0), ("watch_debounce_ms", -1), ("watch_stable_ms", -5)],
+)
+def test_nonsense_limits_are_rejected_at_load(key: str, value: int) -> None:
+    # A zero cap would skip every file or refuse every question without saying why.
+    with pytest.raises(ValidationError, match=key):
+        Settings(**{key: value}, _env_file=None)
