@@ -2,8 +2,8 @@
 
 discord.py's real login, gateway handshake and close run against 127.0.0.1 (no network):
 a missing or rejected token exits 2 with one line and never reaches the logs; SIGTERM and
-Ctrl-C close the gateway and stop the watcher; the event loop stays responsive while the bot
-answers 50 questions.
+Ctrl-C close the gateway and stop the watcher; 50 questions are scored in worker threads while
+the loop keeps serving.
 """
 from __future__ import annotations
 
@@ -152,75 +152,62 @@ async def test_signal_closes_gateway_and_stops_watcher(monkeypatch, caplog, tmp_
     assert FAKE_TOKEN not in caplog.text
 
 
-class SlowEngine(Library):
-    """A large corpus's scoring time (150 ms per question), to prove it never runs on the loop."""
+class GatedEngine(Library):
+    """Holds every question until the test opens the gate, noting which thread scored it.
+
+    If scoring ran on the event loop, the first held question would freeze the loop, the test
+    could never open the gate, and every wait below would time out: a deterministic check that
+    needs no clock threshold (timings on a shared 2-core runner are noise; lag figures live in
+    the load test's p99 and in benchmarks/).
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.gate = threading.Event()
+        self.loop_thread = threading.get_ident()  # opened from the test's coroutine
+        self.threads: list[int] = []
+        self.opened: list[bool] = []
 
     def ask(self, question: str, top_k: int = 5) -> Answer:
-        time.sleep(0.15)
+        self.threads.append(threading.get_ident())
+        if self.threads[-1] == self.loop_thread:  # on the loop: waiting would only hang the test
+            self.opened.append(False)
+        else:
+            self.opened.append(self.gate.wait(20))
         return super().ask(question, top_k)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("engine", [Library, SlowEngine])
-async def test_event_loop_never_blocked_over_100ms_while_answering_50(monkeypatch, engine):
+async def test_fifty_questions_are_scored_off_the_loop_and_all_answered(monkeypatch):
     server = await FakeDiscord(accepted_token=FAKE_TOKEN).start()
     server.patch(monkeypatch)
-    bot = make_bot(library=engine.open(ARTICLES), sync_global=False)
-    gaps: list[float] = []
-    running = True
-
-    async def heartbeat() -> None:  # wakes every loop turn; a gap is time the loop was blocked
-        last = time.perf_counter()
-        while running:
-            await asyncio.sleep(0)
-            now = time.perf_counter()
-            gaps.append(now - last)
-            last = now
-
+    engine = GatedEngine.open(ARTICLES)
+    bot = make_bot(library=engine, sync_global=False)
     try:
         task = asyncio.create_task(serve(bot, FAKE_TOKEN, stop := asyncio.Event()))
         await connected(server, task)
-        await asyncio.sleep(0.1)
         questions = ["How often will the harbour ferry run?", "Why must residents boil their tap water?",
                      "When will the keeper's cottage open as a museum?", "How much did the restoration cost?",
                      "Who is the port director?"]
         server.expect_replies = 50
-        monitor = asyncio.create_task(heartbeat())
-        started = time.perf_counter()
         for i in range(50):
             await server.dm(1000 + i, f"!ask {questions[i % len(questions)]}")
+        # The loop keeps turning while questions are held in the engine: this wait returns.
+        for _ in range(2000):
+            if len(engine.threads) >= 2:
+                break
+            await asyncio.sleep(0.005)
+        held = len(engine.threads)
+        assert held >= 2, "questions did not reach the engine concurrently"
+        assert server.sent == []  # nothing answered while the gate is shut
+        engine.gate.set()
         await asyncio.wait_for(server.replied.wait(), 60)
-        elapsed = time.perf_counter() - started
-        running = False
-        await monitor
         stop.set()
         assert await asyncio.wait_for(task, 15) == 0
     finally:
-        running = False
+        engine.gate.set()
         await server.stop()
+    assert len(engine.threads) == 50 and all(engine.opened)
+    assert engine.loop_thread not in engine.threads  # every question was scored in a worker thread
     assert len(server.sent) == 50 and all(body.get("embeds") for body in server.sent)
     assert all(body["allowed_mentions"] == {"parse": [], "replied_user": False} for body in server.sent)
-    print(f"max loop gap {max(gaps) * 1000:.1f} ms over {len(gaps)} turns, {elapsed:.2f} s")
-    assert max(gaps) < 0.100, f"event loop blocked for {max(gaps) * 1000:.0f} ms"
-    if engine is SlowEngine:
-        assert elapsed < 50 * 0.15  # answered concurrently in threads, not one after another
-
-
-async def test_the_lag_probe_does_catch_a_blocked_loop():
-    """Negative control for the probe above: a 150 ms block on the loop is seen."""
-    gaps: list[float] = []
-
-    async def heartbeat() -> None:
-        last = time.perf_counter()
-        for _ in range(50):
-            await asyncio.sleep(0)
-            now = time.perf_counter()
-            gaps.append(now - last)
-            last = now
-
-    async def blocker() -> None:
-        await asyncio.sleep(0)
-        time.sleep(0.15)
-
-    await asyncio.gather(heartbeat(), blocker())
-    assert max(gaps) >= 0.14
