@@ -47,6 +47,7 @@ class _CiteBotMixin:
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
             case_insensitive=True,
+            max_messages=None,  # citebot never reads old messages; the 1,000-message cache is dead weight
             activity=discord.Activity(type=discord.ActivityType.listening, name="/ask"),
             **kwargs,
         )
