@@ -11,10 +11,8 @@ import asyncio
 import logging
 import os
 import signal
-import sys
 import threading
 import time
-import types
 from pathlib import Path
 
 import pytest
@@ -90,25 +88,6 @@ def test_redaction_filter_blanks_the_token_should_anything_log_it():
     assert record.getMessage() == "token is [token]"
 
 
-class StandInWatcher:
-    """Only used when retrieval/watch.py is not there yet: the documented thread-based API."""
-
-    def __init__(self, library, debounce_ms: int = 300, stable_ms: int = 200) -> None:
-        self.library, self._stop = library, threading.Event()
-        self._thread = threading.Thread(target=self._stop.wait, name="citebot-watcher", daemon=True)
-
-    @property
-    def running(self) -> bool:
-        return self._thread.is_alive()
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
 async def connected(server: FakeDiscord, task: asyncio.Task, timeout: float = 15.0) -> None:
     deadline = time.perf_counter() + timeout
     while not server.identified.is_set():
@@ -120,10 +99,6 @@ async def connected(server: FakeDiscord, task: asyncio.Task, timeout: float = 15
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 async def test_signal_closes_gateway_and_stops_watcher(monkeypatch, caplog, tmp_path, signum):
     caplog.set_level(logging.DEBUG)
-    try:
-        import retrieval.watch  # noqa: F401
-    except ImportError:
-        monkeypatch.setitem(sys.modules, "retrieval.watch", types.SimpleNamespace(FolderWatcher=StandInWatcher))
     folder = tmp_path / "articles"
     folder.mkdir()
     (folder / "a.txt").write_text((ARTICLES / "harbour-ferry-timetable.txt").read_text())
@@ -178,7 +153,8 @@ class GatedEngine(Library):
 
 
 @pytest.mark.slow
-async def test_fifty_questions_are_scored_off_the_loop_and_all_answered(monkeypatch):
+async def test_fifty_questions_are_scored_off_the_loop_and_all_answered(monkeypatch, caplog):
+    caplog.set_level(logging.DEBUG)  # every log line of a whole session, scanned for the token below
     server = await FakeDiscord(accepted_token=FAKE_TOKEN).start()
     server.patch(monkeypatch)
     engine = GatedEngine.open(ARTICLES)
@@ -189,7 +165,8 @@ async def test_fifty_questions_are_scored_off_the_loop_and_all_answered(monkeypa
         questions = ["How often will the harbour ferry run?", "Why must residents boil their tap water?",
                      "When will the keeper's cottage open as a museum?", "How much did the restoration cost?",
                      "Who is the port director?"]
-        server.expect_replies = 50
+        server.expect_replies = 51
+        await server.dm(999, "!ask \u200b")  # junk: a polite error reply, through the error handler
         for i in range(50):
             await server.dm(1000 + i, f"!ask {questions[i % len(questions)]}")
         # The loop keeps turning while questions are held in the engine: this wait returns.
@@ -199,7 +176,7 @@ async def test_fifty_questions_are_scored_off_the_loop_and_all_answered(monkeypa
             await asyncio.sleep(0.005)
         held = len(engine.threads)
         assert held >= 2, "questions did not reach the engine concurrently"
-        assert server.sent == []  # nothing answered while the gate is shut
+        assert not any(body.get("embeds") for body in server.sent)  # no answer while the gate is shut
         engine.gate.set()
         await asyncio.wait_for(server.replied.wait(), 60)
         stop.set()
@@ -209,5 +186,7 @@ async def test_fifty_questions_are_scored_off_the_loop_and_all_answered(monkeypa
         await server.stop()
     assert len(engine.threads) == 50 and all(engine.opened)
     assert engine.loop_thread not in engine.threads  # every question was scored in a worker thread
-    assert len(server.sent) == 50 and all(body.get("embeds") for body in server.sent)
+    assert len(server.sent) == 51 and sum(bool(body.get("embeds")) for body in server.sent) == 50
+    assert any("Please ask a question" in (body.get("content") or "") for body in server.sent)
     assert all(body["allowed_mentions"] == {"parse": [], "replied_user": False} for body in server.sent)
+    assert caplog.records and FAKE_TOKEN not in caplog.text and FAKE_TOKEN[:20] not in caplog.text
