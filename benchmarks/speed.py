@@ -433,7 +433,7 @@ def worker_main(name: str, job_path: Path, profile: Path | None) -> int:
 def peer_queries(setting: str, passages: int, queries: int) -> int:
     if setting != "auto":
         return min(int(setting), queries)
-    if passages <= 100_000:
+    if passages <= 150_000:  # "100k" is 100,000 give or take one article
         return queries
     return min(queries, 50 if passages <= 500_000 else 20)
 
