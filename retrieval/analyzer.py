@@ -145,6 +145,11 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         spans.append((start, end))
         start = end
     spans.append((start, len(text)))
+    return trimmed_spans(text, spans)
+
+
+def trimmed_spans(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Each span with surrounding whitespace cut off; spans left empty are dropped."""
     out = []
     for s, e in spans:
         while s < e and text[s].isspace():

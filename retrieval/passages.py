@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from retrieval.analyzer import sentence_spans
+from retrieval.analyzer import sentence_spans, trimmed_spans
 
 MAX_PASSAGE_CHARS = 1500
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
@@ -27,15 +27,7 @@ def paragraph_spans(text: str) -> list[tuple[int, int]]:
         spans.append((start, match.start()))
         start = match.end()
     spans.append((start, len(text)))
-    out = []
-    for s, e in spans:
-        while s < e and text[s].isspace():
-            s += 1
-        while e > s and text[e - 1].isspace():
-            e -= 1
-        if e > s:
-            out.append((s, e))
-    return out
+    return trimmed_spans(text, spans)
 
 
 def _split_long(text: str, start: int, end: int, limit: int) -> list[tuple[int, int]]:
