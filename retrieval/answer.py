@@ -1,9 +1,10 @@
 """Question + ranked passages -> an extractive Answer with verbatim quotes, or an honest "no".
 
 Each sentence of the best passages is scored on: the share of the question's idf mass it holds
-(alone, and with its neighbouring sentences and the article title), how close together the
-matched words sit, whether it holds the kind of thing the question asks for (a place, a date, a
-number, a name) that the question itself does not contain, and its passage's BM25 score.
+(alone, and with the sentence before it and the article title), how close together the matched
+words sit, how many of the question's word pairs it repeats in order, whether it holds the kind
+of thing the question asks for (a place, a date, a number, a name) that the question itself does
+not contain, and its passage's BM25 score.
 ``found`` is false when even the best passage misses the question's salient terms: better to
 say the articles don't answer than to guess.
 """
@@ -28,14 +29,16 @@ class Weights:
     """Sentence-score weights and the no-answer threshold (measured in benchmarks/)."""
 
     sentence: float = 1.0
-    window: float = 0.5
+    window: float = 0.8  # the sentence with the one before it (what its "it"/"he" refers to)
     support: float = 0.5
     passage: float = 0.6
     proximity: float = 0.15
     type: float = 0.35
+    bigram: float = 0.3  # share of the question's in-order word pairs the sentence repeats
     name_boost: float = 0.5  # extra weight for terms the question capitalises (names, places)
     neighbour: float = 0.8  # passage-score factor for the paragraph after the chosen one
     focus: float = 1.0  # passage rank: weight of its best sentence's share of the question
+    bigram_focus: float = 0.5  # passage rank: weight of its best sentence's word-pair share
     min_support: float = 0.4  # share of the question's idf mass the best passage must hold
 
 
@@ -98,10 +101,19 @@ class _Scorer:
         self.idf = {t: idf(t) * (boost if t in question.names else 1) for t in question.terms}
         self.total = sum(self.idf.values()) or 1.0
         self.wanted = set(question.terms)
+        self.pairs = question_pairs(question.text, self.idf)
+        self.pairs_total = sum(self.pairs.values()) or 1.0
 
     def share(self, terms: set[str]) -> float:
         """The share of the question's idf mass found in ``terms``."""
         return sum(w for t, w in self.idf.items() if t in terms) / self.total
+
+    def pair_share(self, sentence_terms: Sequence[str]) -> float:
+        """The share of the question's word-pair weight found, in order, in ``sentence_terms``."""
+        if not self.pairs:
+            return 0.0
+        found = set(zip(sentence_terms, sentence_terms[1:]))
+        return sum(w for pair, w in self.pairs.items() if pair in found) / self.pairs_total
 
     def score(
         self, sentence: str, s_terms: list[str], window: set[str], support: float, passage: float
@@ -114,7 +126,17 @@ class _Scorer:
             + w.passage * passage
             + w.proximity * proximity(s_terms, self.wanted)
             + w.type * type_match(self.q.expect, sentence, self.q.words)
+            + w.bigram * self.pair_share(s_terms)
         )
+
+
+def question_pairs(question: str, idf: dict[str, float]) -> dict[tuple[str, str], float]:
+    """Consecutive content terms of the question (stopwords and frame words skipped), each pair
+    weighted by its terms' mean idf. Bag-of-words overlap cannot tell "interest rates rose" from a
+    sentence that has "interest" and "rates" far apart; a sentence repeating the question's
+    phrases in order is usually the one it was asked about."""
+    terms = [t for t in tokenize(question) if t in idf]
+    return {(a, b): (idf[a] + idf[b]) / 2 for a, b in zip(terms, terms[1:]) if a != b}
 
 
 def sentence_scores(
@@ -198,18 +220,20 @@ def choose_answer(
         support = scorer.share(title_terms.union(*sentence_terms))
         best_support = max(best_support, support)
         focus = max((scorer.share(set(t)) for t in sentence_terms), default=0.0)
-        rank = hit.score / top_score + weights.focus * focus
+        pairs = max((scorer.pair_share(t) for t in sentence_terms), default=0.0)
+        rank = hit.score / top_score + weights.focus * focus + weights.bigram_focus * pairs
         analysed.append((rank, hit, title_terms, spans, sentence_terms, support))
     if not analysed:
         return Answer(question, False, "", (), see_also(hits))
     rank, hit, title_terms, spans, sentence_terms, support = max(analysed, key=lambda a: a[0])
-    # Stage 2: the sentence within it (or opening the paragraph after it).
+    # Stage 2: the sentence within it (or opening the paragraph after it). Its context window is
+    # the sentence before it, not after: a pronoun points back ("The council met ..." / "It
+    # voted to ..."), and crediting a topic sentence with its successor's words made it win.
     passage = hit.passage
     for i, (s, e) in enumerate(spans):
-        window = set(title_terms)
-        for j in (i - 1, i, i + 1):
-            if 0 <= j < len(spans):
-                window.update(sentence_terms[j])
+        window = set(title_terms) | set(sentence_terms[i])
+        if i > 0:
+            window.update(sentence_terms[i - 1])
         score = scorer.score(passage.text[s:e], sentence_terms[i], window, support, 1.0)
         if best is None or score > best.score + 1e-12:
             best = _Candidate(score, hit, passage.start + s, passage.start + e)
