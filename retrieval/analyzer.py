@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from itertools import chain
 
 import Stemmer
 
@@ -79,28 +80,29 @@ def words(text: str) -> list[str]:
 
 def tokenize(text: str) -> list[str]:
     """Index terms for ``text``: the one function passages and questions both go through."""
-    out: list[str] = []
     normalized = _ACRONYM.sub(lambda m: m.group(0).replace(".", ""), normalize(text))
-    for raw in _TOKEN.findall(normalized):
-        if raw[0].isdigit():
-            out.append(_number(raw))
-            continue
-        # Contractions are stopwords as written ("he'll", "don't"): test before the apostrophe
-        # goes, or "he'll" would be indexed as "hell" and "won't" as "wont".
-        if raw in STOPWORDS:
-            continue
-        if raw.endswith("'s"):
-            raw = raw[:-2]
-        raw = raw.replace("'", "")
-        if "-" in raw:
-            parts = [p for p in raw.split("-") if p]
-            out.extend(_term(p) for p in parts if p not in STOPWORDS)
-            out.append(_term("".join(parts)))
-            continue
-        if raw in STOPWORDS or not raw:
-            continue
-        out.append(_term(raw))
-    return out
+    return list(chain.from_iterable(map(_word_terms, _TOKEN.findall(normalized))))
+
+
+@lru_cache(maxsize=500_000)
+def _word_terms(raw: str) -> tuple[str, ...]:
+    """The terms of one normalised word (cached: news text repeats words, and this per-word
+    work was most of the time spent building an index)."""
+    if raw[0].isdigit():
+        return (_number(raw),)
+    # Contractions are stopwords as written ("he'll", "don't"): test before the apostrophe
+    # goes, or "he'll" would be indexed as "hell" and "won't" as "wont".
+    if raw in STOPWORDS:
+        return ()
+    if raw.endswith("'s"):
+        raw = raw[:-2]
+    raw = raw.replace("'", "")
+    if "-" in raw:
+        parts = [p for p in raw.split("-") if p]
+        return (*(_term(p) for p in parts if p not in STOPWORDS), _term("".join(parts)))
+    if raw in STOPWORDS or not raw:
+        return ()
+    return (_term(raw),)
 
 
 # --- sentences ---------------------------------------------------------------------------

@@ -128,7 +128,7 @@ class _Bulk:
 
 def _assign(docs: Sequence["Doc"], result: tuple[list[str], list[_Analysed]], vocab: "Vocabulary") -> None:
     local_terms, analysed = result
-    ids = np.fromiter(map(vocab.add, local_terms), np.int32, count=len(local_terms))
+    ids = np.array(vocab.add_all(local_terms), dtype=np.int32)
     for doc, (spans, local_ids, offsets) in zip(docs, analysed):
         doc._set_arrays(spans, ids[local_ids] if len(local_ids) else local_ids, offsets)
 
@@ -152,6 +152,16 @@ class Vocabulary:
             found = self.ids[term] = len(self.terms)
             self.terms.append(term)
         return found
+
+    def add_all(self, terms: Sequence[str]) -> list[int]:
+        """``[add(t) for t in terms]``, with the common case (a known term) as one dict lookup:
+        a batch of 500 articles holds ~25k distinct terms, and this runs for every batch."""
+        get = self.ids.get
+        ids = [get(t, -1) for t in terms]
+        for i, found in enumerate(ids):
+            if found < 0:
+                ids[i] = self.add(terms[i])
+        return ids
 
     def lookup(self, terms: Sequence[str]) -> list[int]:
         """Ids of known terms; unknown terms map to -1 (they match nothing)."""
