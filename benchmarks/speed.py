@@ -613,6 +613,10 @@ def check_targets(scales: dict[str, dict]) -> list[dict[str, Any]]:
             else:
                 status = "PASS" if value <= limit else "FAIL"
                 shown = f"{1 / value:.1f}x" if unit == "inv" else f"{value:g} {unit}"
+                if name.startswith("peak RSS"):
+                    e = s["engines"]["citebot"]
+                    shown += (f" (cold build {e['peak_rss_build_mb']:.0f}, "
+                              f"serving from cache {e['peak_rss_serving_mb']:.0f})")
             out.append({"target": name, "scale": label, "status": status,
                         "value": (1 / value if unit == "inv" else value) if value else None,
                         "shown": shown})
