@@ -39,7 +39,11 @@ def is_article_path(relative: str) -> bool:
     parts = relative.split("/")
     if any(is_ignored_name(part) for part in parts):
         return False
-    return os.path.splitext(parts[-1])[1].lower() in ARTICLE_SUFFIXES
+    return has_article_suffix(parts[-1])
+
+
+def has_article_suffix(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in ARTICLE_SUFFIXES
 
 
 def is_valid_utf8(name: str) -> bool:
@@ -103,7 +107,7 @@ def scan(folder: Path) -> tuple[dict[str, FileInfo], list[Skipped]]:
                 if entry.is_dir():
                     walk(Path(entry.path), relative + "/")
                     continue
-                if not is_article_path(relative):
+                if not has_article_suffix(name):  # every folder on the way was checked already
                     continue
                 st = entry.stat()
             except OSError as exc:
