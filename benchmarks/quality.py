@@ -416,11 +416,16 @@ def _wikiqa_cnn_check(test: Questions) -> dict[str, float] | None:
     return _rank_metrics(_filtered(test), lambda _q, sentences: run[id(sentences)])
 
 
-def run_wikiqa(limit: int | None, seed: int, tmp: Path) -> dict:
-    splits = {s: load_wikiqa(s) for s in ("train", "dev", "test")}
+def _test_split_and_idf(load: Callable[[str], Questions]) -> tuple[Questions, dict[str, float], int]:
+    """The test split, and idf over the distinct candidate sentences of all splits (labels unused)."""
+    splits = {s: load(s) for s in ("train", "dev", "test")}
     sentences = {s for qs in splits.values() for _, cands, _ in qs for s in cands}
     idf, n_docs = _idf_table(sorted(sentences))
-    test = splits["test"]
+    return splits["test"], idf, n_docs
+
+
+def run_wikiqa(limit: int | None, seed: int, tmp: Path) -> dict:
+    test, idf, n_docs = _test_split_and_idf(load_wikiqa)
     filtered = _filtered(test)
     ref = DATA / "wikiqa" / "WikiQA-test-filtered.ref"
     ref_questions = len({line.split()[0] for line in ref.read_text().splitlines()}) if ref.exists() else None
@@ -457,10 +462,7 @@ def load_trecqa(split: str) -> Questions:
 
 
 def run_trecqa(limit: int | None, seed: int, tmp: Path) -> dict:
-    splits = {s: load_trecqa(s) for s in ("train", "dev", "test")}
-    sentences = {s for qs in splits.values() for _, cands, _ in qs for s in cands}
-    idf, n_docs = _idf_table(sorted(sentences))
-    test = splits["test"]
+    test, idf, n_docs = _test_split_and_idf(load_trecqa)
     clean = _filtered(test)
     raw = [q for q in test if any(q[2])]
     scorer = _citebot_scorer(idf)
