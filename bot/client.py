@@ -7,8 +7,11 @@ before the gateway. All shards of an ``AutoShardedBot`` share the one ``Library`
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from typing import TYPE_CHECKING, Any
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import discord
 from discord.ext import commands
@@ -23,6 +26,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from retrieval import Library
 
 log = logging.getLogger("citebot.discord")
+
+T = TypeVar("T")
+SCORING_THREADS = max(2, min(4, os.cpu_count() or 1))
 
 NOT_ADMIN = "Sorry, only server admins (Manage Server, or a configured admin role) can use this command."
 NOT_ADMIN_DM = "Admin commands only work inside a server, for members with Manage Server or an admin role."
@@ -56,6 +62,14 @@ class _CiteBotMixin:
         self.sync_global = sync_global
         self.cooldowns = Cooldowns(d.cooldown_rate, d.cooldown_seconds)
         self.watcher: Any = None
+        # Questions are scored here, not in asyncio's default pool (cores + 4 threads): scoring is
+        # Python code holding the GIL, so threads beyond the core count add no throughput, only
+        # more contenders the event loop must win the GIL from before it can send a reply.
+        self.scoring = ThreadPoolExecutor(max_workers=SCORING_THREADS, thread_name_prefix="citebot-score")
+
+    async def score(self, func: Callable[..., T], *args: Any) -> T:
+        """Run blocking engine work (scoring, stats) on the scoring threads, off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self.scoring, functools.partial(func, *args))
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -107,6 +121,7 @@ class _CiteBotMixin:
             except Exception:  # noqa: BLE001 - closing must go on
                 log.exception("folder watcher did not stop cleanly")
         await super().close()  # type: ignore[misc]
+        self.scoring.shutdown(wait=False, cancel_futures=True)
 
     async def on_ready(self) -> None:
         user = self.user  # type: ignore[attr-defined]

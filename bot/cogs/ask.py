@@ -6,7 +6,6 @@ so the bot's one error handler words them.
 """
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from typing import TYPE_CHECKING
@@ -75,7 +74,7 @@ class AskCog(commands.Cog, name="Ask"):
             await ctx.defer()  # within Discord's 3 s, before any real work
         started = time.perf_counter()
         try:
-            answer = await asyncio.to_thread(self.library.ask, question, self.settings.top_k)
+            answer = await self.bot.score(self.library.ask, question, self.settings.top_k)
         except QuestionError as exc:
             raise UserFacingError(str(exc)) from None
         took_ms = (time.perf_counter() - started) * 1000
@@ -107,7 +106,7 @@ class AskCog(commands.Cog, name="Ask"):
         await self.send_help(ctx)
 
     async def send_help(self, ctx: commands.Context) -> None:
-        titles, stats = await asyncio.to_thread(lambda: (self.library.titles()[:50], self.library.stats()))
+        titles, stats = await self.bot.score(lambda: (self.library.titles()[:50], self.library.stats()))
         d = self.discord
         text = help_text(
             titles, prefix=d.command_prefix, prefix_enabled=d.message_content_intent,
