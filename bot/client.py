@@ -121,7 +121,7 @@ class _CiteBotMixin:
             except Exception:  # noqa: BLE001 - closing must go on
                 log.exception("folder watcher did not stop cleanly")
         await super().close()  # type: ignore[misc]
-        self.scoring.shutdown(wait=False, cancel_futures=True)
+        await asyncio.to_thread(self.scoring.shutdown, wait=True, cancel_futures=True)
 
     async def on_ready(self) -> None:
         user = self.user  # type: ignore[attr-defined]

@@ -409,7 +409,7 @@ def test_start_stop_are_idempotent_and_stop_is_prompt(folder: Path, library: Lib
         (folder / "again.txt").write_text(article("rumbletack"))
         wait_for(lambda: found_in(library, "rumbletack", "again.txt"), what="after restart")
     assert not w.running
-    assert not [t for t in threading.enumerate() if t.name.startswith("citebot-")]
+    assert not [t for t in threading.enumerate() if t.name in ("citebot-watch", "citebot-refresh")]
 
 
 def test_exceptions_are_logged_and_watching_goes_on(
