@@ -45,11 +45,16 @@ _BRITISH = re.compile(r"^(\w{3,}?)is(e|es|ed|ing|ation|ations|er|ers)$")
 _BRITISH_YSE = re.compile(r"^(\w{3,}?)ys(e|es|ed|ing|er|ers)$")
 # Dotted initialisms ("U.S.", "U.N.") index like the undotted form ("US", "UN").
 _ACRONYM = re.compile(r"(?<![^\W_])(?:[^\W\d_]\.){2,}(?![^\W_])")
+# Every such initialism holds ".X."; this search starts at each "." only, so it is far cheaper
+# than trying _ACRONYM (and its look-behind) at every character of text that has none.
+_ACRONYM_HINT = re.compile(r"\.[^\W\d_]\.")
 _THOUSANDS = re.compile(r"^\d{1,3}(?:,\d{3})+$")
 
 
 def normalize(text: str) -> str:
     """NFKC, fold curly quotes and dashes, drop zero-width characters, casefold."""
+    if text.isascii():  # most news text: NFKC changes nothing, and only the backtick folds
+        return text.replace("`", "'").lower()
     return unicodedata.normalize("NFKC", text).translate(_FOLD).casefold()
 
 
@@ -80,14 +85,32 @@ def words(text: str) -> list[str]:
 
 def tokenize(text: str) -> list[str]:
     """Index terms for ``text``: the one function passages and questions both go through."""
-    normalized = _ACRONYM.sub(lambda m: m.group(0).replace(".", ""), normalize(text))
-    return list(chain.from_iterable(map(_word_terms, _TOKEN.findall(normalized))))
+    normalized = normalize(text)
+    if _ACRONYM_HINT.search(normalized):
+        normalized = _ACRONYM.sub(lambda m: m.group(0).replace(".", ""), normalized)
+    raws = _TOKEN.findall(normalized)
+    # One C-level dict lookup per word (news text repeats words); only new words take the slow path.
+    found = list(map(_WORD_TERMS.get, raws))
+    if None in found:
+        for i, terms in enumerate(found):
+            if terms is None:
+                found[i] = _word_terms(raws[i])
+    return list(chain.from_iterable(found))
 
 
-@lru_cache(maxsize=500_000)
+_WORD_TERMS: dict[str, tuple[str, ...]] = {}  # word -> its terms; the cache tokenize() reads
+_WORD_TERMS_MAX = 500_000
+
+
 def _word_terms(raw: str) -> tuple[str, ...]:
-    """The terms of one normalised word (cached: news text repeats words, and this per-word
-    work was most of the time spent building an index)."""
+    """The terms of one normalised word, remembered in ``_WORD_TERMS`` (bounded: cleared when full)."""
+    if len(_WORD_TERMS) >= _WORD_TERMS_MAX:
+        _WORD_TERMS.clear()
+    terms = _WORD_TERMS[raw] = _analyse_word(raw)
+    return terms
+
+
+def _analyse_word(raw: str) -> tuple[str, ...]:
     if raw[0].isdigit():
         return (_number(raw),)
     # Contractions are stopwords as written ("he'll", "don't"): test before the apostrophe
