@@ -43,7 +43,10 @@ def is_article_path(relative: str) -> bool:
 
 
 def has_article_suffix(name: str) -> bool:
-    return os.path.splitext(name)[1].lower() in ARTICLE_SUFFIXES
+    """``os.path.splitext(name)[1].lower() in ARTICLE_SUFFIXES``, without its overhead: this
+    runs for every file of every scan (a million-passage folder holds 200k files)."""
+    dot = name.rfind(".")
+    return dot > 0 and name[dot:].lower() in ARTICLE_SUFFIXES and name[:dot].strip(".") != ""
 
 
 def is_valid_utf8(name: str) -> bool:

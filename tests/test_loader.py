@@ -326,3 +326,13 @@ def test_decode_refuses_binary_but_tolerates_a_stray_control_character() -> None
     with pytest.raises(SkipFile, match="binary"):
         decode(b"Title\n\n" + b"\x00" + b"text", "nul.txt")
     assert decode(b"Title\n\nA form feed \x0c and a bell \x07 in prose.", "ok.txt").startswith("Title")
+
+
+@pytest.mark.parametrize("name", [
+    "a.txt", "A.TXT", "a.b.md", "a..md", "b.markdown", "c.html", "d.HTM", ".txt", "..txt", "...md",
+    ".a.md", "a", "a.", "a.txt.bak", "notes.swp", "txt", "x.text",
+])
+def test_article_suffix_check_matches_splitext(name: str) -> None:
+    from retrieval.loader import ARTICLE_SUFFIXES, has_article_suffix
+
+    assert has_article_suffix(name) == (os.path.splitext(name)[1].lower() in ARTICLE_SUFFIXES)
