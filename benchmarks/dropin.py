@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             folder = combined_folder(Path(tmp))
         result = measure(folder, args.drops)
-    result.update(machine=f"{platform.machine()} {platform.system()}, {__import__('os').cpu_count()} cores",
+    result.update(machine=f"{platform.machine()} {platform.system()}, {os.cpu_count()} cores",
                   python=platform.python_version(), command=" ".join(sys.argv))
     a, r = result["added_s"], result["removed_s"]
     print(f"{result['passages']:,} passages ({result['articles']:,} articles), watcher defaults, {args.drops} drops")

@@ -9,6 +9,7 @@ and @mention, in simcord); each gets exactly one reply that is an answer, a "not
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -52,7 +53,7 @@ def one_short_line(text: str) -> str:
 
 @pytest.fixture
 def quiet_cli(tmp_path: Path, monkeypatch) -> None:
-    for name in [n for n in __import__("os").environ if n.startswith("CITEBOT_")]:
+    for name in [n for n in os.environ if n.startswith("CITEBOT_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("CITEBOT_WATCH", "false")
     monkeypatch.chdir(tmp_path)
@@ -75,7 +76,7 @@ def test_cli_ask_replies_to_junk_with_an_answer_or_one_line(quiet_cli, capsys, k
 
 def test_cli_stdin_mode_answers_every_junk_line_and_keeps_going(tmp_path: Path) -> None:
     lines = [q.replace("\n", " ") for q in HOSTILE.values()] + ["How often will the harbour ferry run?"]
-    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("CITEBOT_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_")}
     env.update(CITEBOT_WATCH="false", PYTHONPATH=str(ROOT))
     proc = subprocess.run(
         [sys.executable, "-m", "bot", "ask", "--json", "--articles", str(ARTICLES), "--no-cache", "-"],
