@@ -40,6 +40,7 @@ class Weights:
     focus: float = 1.0  # passage rank: weight of its best sentence's share of the question
     bigram_focus: float = 0.5  # passage rank: weight of its best sentence's word-pair share
     min_support: float = 0.4  # share of the question's idf mass the best passage must hold
+    pair_margin: float = 0.4  # an adjacent sentence scoring within this of the best joins the quote
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,7 @@ class _Candidate:
     hit: Hit
     start: int  # in article.text
     end: int
+    partner: tuple[int, int] | None = None  # an adjacent sentence (article.text span) worth quoting too
 
 
 def _trim(text: str, start: int, end: int, limit: int = MAX_QUOTE_CHARS) -> tuple[int, int]:
@@ -230,13 +232,17 @@ def choose_answer(
     # the sentence before it, not after: a pronoun points back ("The council met ..." / "It
     # voted to ..."), and crediting a topic sentence with its successor's words made it win.
     passage = hit.passage
+    scores = []
     for i, (s, e) in enumerate(spans):
         window = set(title_terms) | set(sentence_terms[i])
         if i > 0:
             window.update(sentence_terms[i - 1])
         score = scorer.score(passage.text[s:e], sentence_terms[i], window, support, 1.0)
+        scores.append(score)
         if best is None or score > best.score + 1e-12:
             best = _Candidate(score, hit, passage.start + s, passage.start + e)
+    if best is not None:
+        best = _with_partner(best, spans, scores, weights.pair_margin)
     for hit, after in _continuations([hit], neighbours):
         passage = after.passage
         following = sentence_spans(passage.text)
@@ -254,6 +260,25 @@ def choose_answer(
     if best_support < weights.min_support:
         return Answer(question, False, "", (), see_also(hits))
     return _answer_from(q, best, neighbours)
+
+
+def _with_partner(
+    best: _Candidate, spans: Sequence[tuple[int, int]], scores: Sequence[float], margin: float
+) -> _Candidate:
+    """Pair the best sentence with the better of its neighbours when that one scores nearly as
+    well: the question's words are then spread over two sentences ("Trump sent a letter ...
+    the leader expressed great satisfaction." / "The White House confirmed ..."), and quoting
+    only one of them is a coin toss."""
+    if margin <= 0:
+        return best
+    start = best.hit.passage.start
+    i = next(k for k, (s, _) in enumerate(spans) if start + s == best.start)
+    near = [k for k in (i - 1, i + 1) if 0 <= k < len(spans) and scores[k] >= best.score - margin]
+    if not near:
+        return best
+    k = max(near, key=lambda k: scores[k])
+    s, e = spans[k]
+    return _Candidate(best.score, best.hit, best.start, best.end, (start + s, start + e))
 
 
 def _anchored(q: Question, best: _Candidate, context: set[str]) -> bool:
@@ -274,6 +299,11 @@ def _answer_from(
     question wants a number, date, place or name and only the adjacent sentence has one."""
     passage = best.hit.passage
     text = passage.article.text
+    if best.partner is not None:
+        lo, hi = min(best.start, best.partner[0]), max(best.end, best.partner[1])
+        if hi - lo <= MAX_QUOTE_CHARS:
+            quote = text[lo:hi]
+            return Answer(q.text, True, quote, (_citation(1, best.hit, quote),), ())
     start, end = _trim(text, best.start, best.end)
     spans = [(passage.start + s, passage.start + e) for s, e in sentence_spans(passage.text)]
     after = [(s, e) for s, e in spans if s >= end]

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from retrieval import Library
-from retrieval.answer import MAX_QUOTE_CHARS, Question, proximity, sentence_scores
+from retrieval.analyzer import sentence_spans
+from retrieval.answer import MAX_QUOTE_CHARS, Question, Weights, proximity, sentence_scores
 from retrieval.loader import decode
 from retrieval.question import Expect, expected_type, type_match
 
@@ -77,6 +78,25 @@ def test_detail_in_the_next_sentence_is_quoted_with_the_topic_sentence(articles:
     assert "6 minutes 58 seconds" in answer.text
     assert [c.paragraph for c in answer.citations] == [1, 2]
     assert_verbatim(articles, answer)
+
+
+def test_question_spread_over_two_sentences_quotes_both(articles: Library, tmp_path: Path) -> None:
+    # "got the letter" is the first sentence, what the director did is the next one; the two
+    # score nearly alike, so both are quoted as one verbatim passage with one citation.
+    question = "What did the director do when the museum got the heritage letter?"
+    answer = articles.ask(question)
+    assert answer.found
+    assert "glass wing" in answer.text and "received a letter" in answer.text
+    assert len(sentence_spans(answer.text)) == 2
+    assert [c.paragraph for c in answer.citations] == [1]
+    assert_verbatim(articles, answer)
+    single = Library.open(FIXTURES, cache_dir=tmp_path, weights=Weights(pair_margin=0.0)).ask(question)
+    assert "glass wing" not in single.text, "without pairing only the letter sentence is quoted"
+
+
+def test_clear_winner_is_quoted_alone(seeds: Library) -> None:
+    answer = seeds.ask("Where might the second summit be held?")
+    assert len(sentence_spans(answer.text)) == 1
 
 
 def test_citation_carries_front_matter_url_and_title(articles: Library) -> None:
