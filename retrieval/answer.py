@@ -5,13 +5,16 @@ Each sentence of the best passages is scored on: the share of the question's idf
 words sit, how many of the question's word pairs it repeats in order, whether it holds the kind
 of thing the question asks for (a place, a date, a number, a name) that the question itself does
 not contain, and its passage's BM25 score.
-``found`` is false when even the best passage misses the question's salient terms: better to
-say the articles don't answer than to guess.
+When the runner-up sentence is the best one's neighbour and scores nearly as well, both are
+quoted: the question's words are spread over the two.
+``found`` is false when even the best passage misses half the question's idf mass, or the
+chosen sentence (with the one before it and the title) lacks a term carrying nearly half of it:
+better to say the articles don't answer than to guess.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Callable, Iterator, Sequence
 
@@ -39,7 +42,10 @@ class Weights:
     neighbour: float = 0.8  # passage-score factor for the paragraph after the chosen one
     focus: float = 1.0  # passage rank: weight of its best sentence's share of the question
     bigram_focus: float = 0.5  # passage rank: weight of its best sentence's word-pair share
-    min_support: float = 0.4  # share of the question's idf mass the best passage must hold
+    # No-answer checks, measured as SQuAD answered right vs. SQuAD questions over seeds + BBC
+    # declined (benchmarks/quality.py "offtopic"): (0.4, off) 75.1% / 68.1% -> 73.9% / 79.3%.
+    min_support: float = 0.5  # share of the question's idf mass the best passage must hold
+    max_missing: float = 0.45  # decline if the quote's window lacks a term with this share of it
     pair_margin: float = 0.4  # an adjacent sentence scoring within this of the best joins the quote
 
 
@@ -109,6 +115,10 @@ class _Scorer:
         """The share of the question's idf mass found in ``terms``."""
         return sum(w for t, w in self.idf.items() if t in terms) / self.total
 
+    def largest_missing(self, terms: frozenset[str]) -> float:
+        """The largest share of the question's idf mass held by one term missing from ``terms``."""
+        return max((w for t, w in self.idf.items() if t not in terms), default=0.0) / self.total
+
     def pair_share(self, sentence_terms: Sequence[str]) -> float:
         """The share of the question's word-pair weight found, in order, in ``sentence_terms``."""
         if not self.pairs:
@@ -161,6 +171,7 @@ class _Candidate:
     hit: Hit
     start: int  # in article.text
     end: int
+    window: frozenset[str] = frozenset()  # its terms with the sentence before and the title
     partner: tuple[int, int] | None = None  # an adjacent sentence (article.text span) worth quoting too
 
 
@@ -240,7 +251,7 @@ def choose_answer(
         score = scorer.score(passage.text[s:e], sentence_terms[i], window, support, 1.0)
         scores.append(score)
         if best is None or score > best.score + 1e-12:
-            best = _Candidate(score, hit, passage.start + s, passage.start + e)
+            best = _Candidate(score, hit, passage.start + s, passage.start + e, frozenset(window))
     if best is not None:
         best = _with_partner(best, spans, scores, weights.pair_margin)
     for hit, after in _continuations([hit], neighbours):
@@ -254,10 +265,10 @@ def choose_answer(
         continued = Hit(passage, hit.score * weights.neighbour)
         score = scorer.score(passage.text[s:e], first, window, support, weights.neighbour)
         if best is None or score > best.score + 1e-12:
-            best = _Candidate(score, continued, passage.start + s, passage.start + e)
+            best = _Candidate(score, continued, passage.start + s, passage.start + e, frozenset(window))
     if best is None or not _anchored(q, best, title_terms | set().union(*sentence_terms)):
         return Answer(question, False, "", (), see_also(hits))
-    if best_support < weights.min_support:
+    if best_support < weights.min_support or scorer.largest_missing(best.window) >= weights.max_missing:
         return Answer(question, False, "", (), see_also(hits))
     return _answer_from(q, best, neighbours)
 
@@ -278,7 +289,7 @@ def _with_partner(
         return best
     k = max(near, key=lambda k: scores[k])
     s, e = spans[k]
-    return _Candidate(best.score, best.hit, best.start, best.end, (start + s, start + e))
+    return replace(best, partner=(start + s, start + e))
 
 
 def _anchored(q: Question, best: _Candidate, context: set[str]) -> bool:
@@ -295,8 +306,9 @@ def _anchored(q: Question, best: _Candidate, context: set[str]) -> bool:
 def _answer_from(
     q: Question, best: _Candidate, neighbours: Callable[[Hit], Hit | None] | None
 ) -> Answer:
-    """One sentence, or two when the first alone cannot answer: it is very short, or the
-    question wants a number, date, place or name and only the adjacent sentence has one."""
+    """Two adjacent sentences when both scored well (``best.partner``); else one, or two when
+    the first alone cannot answer: it is very short, or the question wants a number, date,
+    place or name and only the adjacent sentence has one."""
     passage = best.hit.passage
     text = passage.article.text
     if best.partner is not None:

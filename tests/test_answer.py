@@ -124,6 +124,18 @@ def test_declines_when_salient_terms_are_missing(articles: Library, question: st
     assert_verbatim(articles, answer)
 
 
+def test_declines_when_the_quote_lacks_the_questions_main_term(articles: Library, tmp_path: Path) -> None:
+    # The passage holds "invented" and "telephone", but in sentences two apart: the best
+    # sentence ("... ever since they were invented") lacks "telephone", half the question.
+    question = "Who invented the telephone?"
+    answer = articles.ask(question)
+    assert not answer.found
+    assert any(c.path == "phone-scams.txt" for c in answer.see_also)
+    lenient = Library.open(FIXTURES, cache_dir=tmp_path, weights=Weights(max_missing=1.0)).ask(question)
+    assert lenient.found, "without the check the unrelated sentence is quoted"
+    assert articles.ask("When will overcharged telephone customers be refunded?").found
+
+
 def test_no_answer_lists_closest_passages(seeds: Library) -> None:
     answer = seeds.ask("What did Kim say about Greenland's summit?")
     assert not answer.found
