@@ -42,6 +42,7 @@ class Weights:
     neighbour: float = 0.8  # passage-score factor for the paragraph after the chosen one
     focus: float = 1.0  # passage rank: weight of its best sentence's share of the question
     bigram_focus: float = 0.5  # passage rank: weight of its best sentence's word-pair share
+    coverage: float = 0.5  # passage rank: weight of the share the passage with its title holds
     # No-answer checks, measured as SQuAD answered right vs. SQuAD questions over seeds + BBC
     # declined (benchmarks/quality.py "offtopic"): (0.4, off) 75.1% / 68.1% -> 73.9% / 79.3%.
     min_support: float = 0.5  # share of the question's idf mass the best passage must hold
@@ -224,8 +225,9 @@ def choose_answer(
     top_score = hits[0].score or 1.0
     best: _Candidate | None = None
     best_support = 0.0
-    # Stage 1: the passage. BM25, plus how much of the question its best sentence holds: a
-    # passage that answers usually has one sentence that gathers the question's terms.
+    # Stage 1: the passage. BM25, plus how much of the question its best sentence holds (a
+    # passage that answers usually has one sentence that gathers the question's terms) and how
+    # much the passage with its title holds (the title often names what the paragraph is about).
     analysed = []
     for hit in hits[:CANDIDATE_PASSAGES]:
         passage = hit.passage
@@ -234,7 +236,8 @@ def choose_answer(
         best_support = max(best_support, support)
         focus = max((scorer.share(set(t)) for t in sentence_terms), default=0.0)
         pairs = max((scorer.pair_share(t) for t in sentence_terms), default=0.0)
-        rank = hit.score / top_score + weights.focus * focus + weights.bigram_focus * pairs
+        rank = (hit.score / top_score + weights.focus * focus + weights.bigram_focus * pairs
+                + weights.coverage * support)
         analysed.append((rank, hit, title_terms, spans, sentence_terms, support))
     if not analysed:
         return Answer(question, False, "", (), see_also(hits))

@@ -204,3 +204,23 @@ def test_sentence_scores_prefer_the_sentence_with_the_terms_and_the_type() -> No
     ]
     scores = sentence_scores("When will the festival be held?", sentences, lambda term: 1.0)
     assert max(range(3), key=scores.__getitem__) == 1
+
+
+def test_passage_whose_title_names_the_topic_wins_a_tie() -> None:
+    # Equal BM25 scores and equally good sentences: the passage whose article title holds the
+    # rest of the question ("Kelby bridge") is the one asked about.
+    from retrieval.answer import choose_answer
+    from retrieval.models import Article, Hit, Passage
+
+    def hit(pid: int, title: str, text: str) -> Hit:
+        article = Article(f"a{pid}.txt", title, text)
+        return Hit(Passage(pid, article, 1, 0, len(text)), 5.0)
+
+    hits = [hit(0, "Ferry timetable changes", "The crossing will reopen on 3 May after repairs."),
+            hit(1, "Kelby bridge repairs", "The crossing will reopen on 9 June after repairs.")]
+    question = "When will the Kelby bridge crossing reopen?"
+    answer = choose_answer(question, hits, lambda term: 2.0)
+    assert answer.found and "9 June" in answer.text
+    assert answer.citations[0].path == "a1.txt"
+    untitled = choose_answer(question, hits, lambda term: 2.0, Weights(coverage=0.0))
+    assert "9 June" not in untitled.text
