@@ -34,14 +34,6 @@ def is_ignored_name(name: str) -> bool:
     )
 
 
-def is_article_path(relative: str) -> bool:
-    """True for a candidate article: right suffix, no hidden/temp component on the way."""
-    parts = relative.split("/")
-    if any(is_ignored_name(part) for part in parts):
-        return False
-    return has_article_suffix(parts[-1])
-
-
 def has_article_suffix(name: str) -> bool:
     """``os.path.splitext(name)[1].lower() in ARTICLE_SUFFIXES``, without its overhead: this
     runs for every file of every scan (a million-passage folder holds 200k files)."""

@@ -17,7 +17,6 @@ from retrieval import Library
 from retrieval.loader import (
     SkipFile,
     decode,
-    is_article_path,
     is_ignored_name,
     load_folder,
     parse_article,
@@ -250,8 +249,13 @@ def test_hidden_and_temp_files_are_ignored_silently(fixture_articles) -> None:
         ("photo.jpg", False), ("data.json", False), ("nested/deep/ok.txt", True),
     ],
 )
-def test_article_and_ignored_names(relative: str, candidate: bool) -> None:
-    assert is_article_path(relative) is candidate
+def test_article_and_ignored_names(tmp_path: Path, relative: str, candidate: bool) -> None:
+    path = tmp_path / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("A title\n\nA paragraph of text.\n", encoding="utf-8")
+    files, problems = scan(tmp_path)
+    assert (relative in set(files)) is candidate
+    assert problems == []
 
 
 def test_ignored_names_are_not_even_reported(folder: Path) -> None:
