@@ -44,7 +44,8 @@ class Weights:
     bigram_focus: float = 0.5  # passage rank: weight of its best sentence's word-pair share
     coverage: float = 0.5  # passage rank: weight of the share the passage with its title holds
     # No-answer checks, measured as SQuAD answered right vs. SQuAD questions over seeds + BBC
-    # declined (benchmarks/quality.py "offtopic"): (0.4, off) 75.1% / 68.1% -> 73.9% / 79.3%.
+    # declined (benchmarks/quality.py "offtopic"): (0.4, off) 75.1% / 68.1% -> 73.9% / 79.3%
+    # (before the coverage term; with it 74.3% / 78.7%).
     min_support: float = 0.5  # share of the question's idf mass the best passage must hold
     max_missing: float = 0.45  # decline if the quote's window lacks a term with this share of it
     pair_margin: float = 0.4  # an adjacent sentence scoring within this of the best joins the quote
