@@ -5,8 +5,8 @@ Each sentence of the best passages is scored on: the share of the question's idf
 words sit, how many of the question's word pairs it repeats in order, whether it holds the kind
 of thing the question asks for (a place, a date, a number, a name) that the question itself does
 not contain, and its passage's BM25 score.
-When the runner-up sentence is the best one's neighbour and scores nearly as well, both are
-quoted: the question's words are spread over the two.
+When a neighbour of the best sentence scores nearly as well, both are quoted: the question's
+words are spread over the two.
 ``found`` is false when even the best passage misses half the question's idf mass, or the
 chosen sentence (with the one before it and the title) lacks a term carrying nearly half of it:
 better to say the articles don't answer than to guess.
@@ -29,7 +29,8 @@ SHORT_SENTENCE_CHARS = 60
 
 @dataclass(frozen=True)
 class Weights:
-    """Sentence-score weights and the no-answer threshold (measured in benchmarks/)."""
+    """Passage-rank and sentence-score weights and the no-answer thresholds (measured in
+    benchmarks/)."""
 
     sentence: float = 1.0
     window: float = 0.8  # the sentence with the one before it (what its "it"/"he" refers to)
@@ -173,7 +174,7 @@ class _Candidate:
     hit: Hit
     start: int  # in article.text
     end: int
-    window: frozenset[str] = frozenset()  # its terms with the sentence before and the title
+    window: frozenset[str]  # its terms with the sentence before, the title and any partner's
     partner: tuple[int, int] | None = None  # an adjacent sentence (article.text span) worth quoting too
 
 
@@ -257,7 +258,7 @@ def choose_answer(
         if best is None or score > best.score + 1e-12:
             best = _Candidate(score, hit, passage.start + s, passage.start + e, frozenset(window))
     if best is not None:
-        best = _with_partner(best, spans, scores, weights.pair_margin)
+        best = _with_partner(best, spans, sentence_terms, scores, weights.pair_margin)
     for hit, after in _continuations([hit], neighbours):
         passage = after.passage
         following = sentence_spans(passage.text)
@@ -278,12 +279,17 @@ def choose_answer(
 
 
 def _with_partner(
-    best: _Candidate, spans: Sequence[tuple[int, int]], scores: Sequence[float], margin: float
+    best: _Candidate,
+    spans: Sequence[tuple[int, int]],
+    sentence_terms: Sequence[list[str]],
+    scores: Sequence[float],
+    margin: float,
 ) -> _Candidate:
-    """Pair the best sentence with the better of its neighbours when that one scores nearly as
-    well: the question's words are then spread over two sentences ("Trump sent a letter ...
-    the leader expressed great satisfaction." / "The White House confirmed ..."), and quoting
-    only one of them is a coin toss."""
+    """Pair the best sentence with the better of its two neighbours when that one scores within
+    ``margin``: the question's words are then spread over two sentences ("Trump sent a letter
+    ... the leader expressed great satisfaction." / "The White House confirmed ..."), and
+    quoting only one of them is a coin toss. The partner's words join the window that the
+    no-answer check reads, since they are quoted too."""
     if margin <= 0:
         return best
     start = best.hit.passage.start
@@ -293,7 +299,7 @@ def _with_partner(
         return best
     k = max(near, key=lambda k: scores[k])
     s, e = spans[k]
-    return replace(best, partner=(start + s, start + e))
+    return replace(best, partner=(start + s, start + e), window=best.window | set(sentence_terms[k]))
 
 
 def _anchored(q: Question, best: _Candidate, context: set[str]) -> bool:
