@@ -4,8 +4,8 @@
     python -m benchmarks.quality --sets squad --limit 500          # a quick seeded sample
     python -m benchmarks.quality --sets scifact,wikiqa --json out.json
 
-Sets: ``scifact``, ``squad``, ``wikiqa``, ``trecqa``, ``offtopic``, ``dev``. The data are read at run time from
-``../shared/data`` (``benchmarks.common.SHARED``; see each set's PROVENANCE.md there); nothing
+Sets: ``scifact``, ``squad``, ``wikiqa``, ``trecqa``, ``offtopic``, ``dev``. The data are read at
+run time from ``../shared/data`` (``benchmarks.common.SHARED``; see each set's PROVENANCE.md there); nothing
 of them is copied into the repository. Articles built from them go to a temporary folder that
 is deleted afterwards. The figures go to ``benchmarks/results/quality.json`` unless ``--json``
 says otherwise, with the machine, the commit and the run time of every set.
@@ -489,7 +489,7 @@ def run_trecqa(limit: int | None, seed: int, tmp: Path) -> dict:
     }
 
 
-# --- dev set -----------------------------------------------------------------------------------
+# --- off-topic: SQuAD questions over seeds + BBC -------------------------------------------------
 
 
 def run_offtopic(limit: int | None, seed: int, tmp: Path) -> dict:
@@ -513,6 +513,9 @@ def run_offtopic(limit: int | None, seed: int, tmp: Path) -> dict:
     n = len(questions)
     return {"questions": n, "questions_in_set": total_questions,
             "passages": library.stats().passages, "declined": round(declined / n, 4), "refused": refused}
+
+
+# --- dev set -----------------------------------------------------------------------------------
 
 
 def run_dev(limit: int | None, seed: int, tmp: Path) -> dict:

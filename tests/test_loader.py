@@ -254,7 +254,7 @@ def test_article_and_ignored_names(tmp_path: Path, relative: str, candidate: boo
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("A title\n\nA paragraph of text.\n", encoding="utf-8")
     files, problems = scan(tmp_path)
-    assert (relative in set(files)) is candidate
+    assert set(files) == ({relative} if candidate else set())
     assert problems == []
 
 
