@@ -58,7 +58,9 @@ _DATE = re.compile(
     rf"\b(({_MONTHS})\.?\s+\d{{1,2}}|\d{{1,2}}(st|nd|rd|th)?\s+({_MONTHS})|({_DAYS})|"
     rf"(1[89]|20)\d\d|yesterday|today|tomorrow|tonight|last (week|month|year)|"
     rf"next (week|month|year)|this (week|month|year)|(early|late|mid)[- ]\d{{4}}|"
-    rf"(end|start|beginning|middle) of ({_MONTHS}|the year|the month)|({_MONTHS}))\b",
+    rf"(end|start|beginning|middle) of ({_MONTHS}|the year|the month)|({_MONTHS})|"
+    r"\d{1,2}([:.]\d\d)?\s?(am|pm|a\.m|p\.m)|\d{1,2}:\d\d|noon|midnight|"
+    r"((1[89]|20)?\d0s)|(\d{1,2}(st|nd|rd|th)|first|last) century)\b",
     re.I,
 )
 _NUMBER = re.compile(

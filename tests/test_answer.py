@@ -252,3 +252,12 @@ def test_declines_when_the_best_passage_holds_under_half_the_question() -> None:
     question = "Did the orchard harvest break records?"
     assert not choose_answer(question, hits, weight.__getitem__).found
     assert choose_answer(question, hits, weight.__getitem__, Weights(min_support=0.4)).found
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    ["Polls close at 10 p.m. on the island.", "The doors open at 9am.", "The ferry leaves at 7:45.",
+     "The bell rings at noon.", "The mill was busiest in the 1890s.", "It was built in the 12th century."],
+)
+def test_when_questions_accept_times_of_day_decades_and_centuries(sentence: str) -> None:
+    assert type_match(Expect.DATE, sentence, set()) == 1.0
