@@ -8,8 +8,8 @@ not contain, and its passage's BM25 score.
 When a neighbour of the best sentence scores nearly as well, both are quoted: the question's
 words are spread over the two.
 ``found`` is false when even the best passage misses half the question's idf mass, or the
-chosen sentence (with the one before it and the title) lacks a term carrying nearly half of it:
-better to say the articles don't answer than to guess.
+chosen sentence (with the one before it, the title and any quoted neighbour) lacks a term
+carrying nearly half of it: better to say the articles don't answer than to guess.
 """
 from __future__ import annotations
 
