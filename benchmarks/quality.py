@@ -345,9 +345,14 @@ def _write_squad(data: list[dict], folder: Path) -> list[dict]:
     return questions
 
 
-def run_squad(limit: int | None, seed: int, tmp: Path) -> dict:
+def load_squad() -> list[dict]:
+    """SQuAD v1.1 dev's articles (the ``data`` list of the official file)."""
     with gzip.open(DATA / "squad-v1.1-dev" / "dev-v1.1.json.gz", "rt", encoding="utf-8") as fh:
-        data = json.load(fh)["data"]
+        return json.load(fh)["data"]
+
+
+def run_squad(limit: int | None, seed: int, tmp: Path) -> dict:
+    data = load_squad()
     folder = tmp / "squad"
     folder.mkdir()
     questions = _write_squad(data, folder)
@@ -496,8 +501,7 @@ def run_offtopic(limit: int | None, seed: int, tmp: Path) -> dict:
     """SQuAD's questions asked of seeds/ + BBC, whose articles are about other things: nearly
     all should be declined. The other side of ``declined`` on SQuAD, where every question is
     answerable: together they show what the no-answer check costs and what it catches."""
-    with gzip.open(DATA / "squad-v1.1-dev" / "dev-v1.1.json.gz", "rt", encoding="utf-8") as fh:
-        data = json.load(fh)["data"]
+    data = load_squad()
     questions = [qa["question"] for article in data for p in article["paragraphs"] for qa in p["qas"]]
     total_questions = len(questions)
     questions = _sample(questions, limit, seed)
