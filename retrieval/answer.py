@@ -249,6 +249,7 @@ def choose_answer(
     # voted to ..."), and crediting a topic sentence with its successor's words made it win.
     passage = hit.passage
     scores = []
+    best_i = 0
     for i, (s, e) in enumerate(spans):
         window = set(title_terms) | set(sentence_terms[i])
         if i > 0:
@@ -257,8 +258,9 @@ def choose_answer(
         scores.append(score)
         if best is None or score > best.score + 1e-12:
             best = _Candidate(score, hit, passage.start + s, passage.start + e, frozenset(window))
+            best_i = i
     if best is not None:
-        best = _with_partner(best, spans, sentence_terms, scores, weights.pair_margin)
+        best = _with_partner(best, best_i, spans, sentence_terms, scores, weights.pair_margin)
     for hit, after in _continuations([hit], neighbours):
         passage = after.passage
         following = sentence_spans(passage.text)
@@ -280,20 +282,20 @@ def choose_answer(
 
 def _with_partner(
     best: _Candidate,
+    i: int,
     spans: Sequence[tuple[int, int]],
     sentence_terms: Sequence[list[str]],
     scores: Sequence[float],
     margin: float,
 ) -> _Candidate:
-    """Pair the best sentence with the better of its two neighbours when that one scores within
-    ``margin``: the question's words are then spread over two sentences ("Trump sent a letter
-    ... the leader expressed great satisfaction." / "The White House confirmed ..."), and
-    quoting only one of them is a coin toss. The partner's words join the window that the
-    no-answer check reads, since they are quoted too."""
+    """Pair the best sentence (``spans[i]``) with the better of its two neighbours when that one
+    scores within ``margin``: the question's words are then spread over two sentences ("Trump
+    sent a letter ... the leader expressed great satisfaction." / "The White House confirmed
+    ..."), and quoting only one of them is a coin toss. The partner's words join the window
+    that the no-answer check reads, since they are quoted too."""
     if margin <= 0:
         return best
     start = best.hit.passage.start
-    i = next(k for k, (s, _) in enumerate(spans) if start + s == best.start)
     near = [k for k in (i - 1, i + 1) if 0 <= k < len(spans) and scores[k] >= best.score - margin]
     if not near:
         return best
