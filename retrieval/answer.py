@@ -21,6 +21,7 @@ from typing import Callable, Iterator, Sequence
 from retrieval.analyzer import sentence_spans, tokenize, words
 from retrieval.models import Answer, Citation, Hit
 from retrieval.question import Expect, expected_type, type_match
+from retrieval.synonyms import Synonyms, synonyms
 
 MAX_QUOTE_CHARS = 600
 CANDIDATE_PASSAGES = 10  # 10, 14 and 20 measured identical on SQuAD and the dev set
@@ -50,6 +51,7 @@ class Weights:
     min_support: float = 0.5  # share of the question's idf mass the best passage must hold
     max_missing: float = 0.45  # decline if the quote's window lacks a term with this share of it
     pair_margin: float = 0.4  # an adjacent sentence scoring within this of the best joins the quote
+    synonym: float = 0.5  # a question term's synonym counts for this share of the term's weight
 
 
 @dataclass(frozen=True)
@@ -113,9 +115,24 @@ class _Scorer:
         self.wanted = set(question.terms)
         self.pairs = question_pairs(question.text, self.idf)
         self.pairs_total = sum(self.pairs.values()) or 1.0
+        self.synonyms: dict[str, Synonyms] = {}
+        if weights.synonym > 0:
+            self.synonyms = {t: s for t in question.terms if (s := synonyms(t))}
 
-    def share(self, terms: set[str]) -> float:
-        """The share of the question's idf mass found in ``terms``."""
+    def share(self, terms: set[str] | frozenset[str]) -> float:
+        """The share of the question's idf mass found in ``terms``, a synonym counting for part
+        of its term's weight."""
+        found = 0.0
+        for t, w in self.idf.items():
+            if t in terms:
+                found += w
+            elif any(all(x in terms for x in s) for s in self.synonyms.get(t, ())):
+                found += w * self.weights.synonym
+        return found / self.total
+
+    def exact_share(self, terms: set[str] | frozenset[str]) -> float:
+        """``share`` without synonyms: the no-answer checks want the question's own words, so
+        that a synonym can pick between answers but never turn a "no" into one."""
         return sum(w for t, w in self.idf.items() if t in terms) / self.total
 
     def largest_missing(self, terms: frozenset[str]) -> float:
@@ -226,7 +243,7 @@ def choose_answer(
     scorer = _Scorer(q, idf, weights)
     top_score = hits[0].score or 1.0
     best: _Candidate | None = None
-    best_support = 0.0
+    best_support = 0.0  # exact_share: see there
     # Stage 1: the passage. BM25, plus how much of the question its best sentence holds (a
     # passage that answers usually has one sentence that gathers the question's terms) and how
     # much the passage with its title holds (the title often names what the paragraph is about).
@@ -234,8 +251,9 @@ def choose_answer(
     for hit in hits[:CANDIDATE_PASSAGES]:
         passage = hit.passage
         title_terms, spans, sentence_terms = _analyse(passage.article.title, passage.text)
-        support = scorer.share(title_terms.union(*sentence_terms))
-        best_support = max(best_support, support)
+        passage_terms = title_terms.union(*sentence_terms)
+        support = scorer.share(passage_terms)
+        best_support = max(best_support, scorer.exact_share(passage_terms))
         focus = max((scorer.share(set(t)) for t in sentence_terms), default=0.0)
         pairs = max((scorer.pair_share(t) for t in sentence_terms), default=0.0)
         rank = (hit.score / top_score + weights.focus * focus + weights.bigram_focus * pairs

@@ -261,3 +261,40 @@ def test_declines_when_the_best_passage_holds_under_half_the_question() -> None:
 )
 def test_when_questions_accept_times_of_day_decades_and_centuries(sentence: str) -> None:
     assert type_match(Expect.DATE, sentence, set()) == 1.0
+
+
+def _one_paragraph_hits(*texts: str) -> list:
+    from retrieval.models import Article, Hit, Passage
+
+    return [Hit(Passage(i, Article(f"a{i}.txt", "Town news", text), 1, 0, len(text)), 5.0)
+            for i, text in enumerate(texts)]
+
+
+def test_a_synonym_picks_the_passage_that_paraphrases_the_question() -> None:
+    # "steps" is the question's heaviest word (but under the 45% a quote may lack); the answer
+    # says "measures" (WordNet's first sense of "step"), while the other passage repeats
+    # "steps" but does not answer.
+    from retrieval.answer import choose_answer
+
+    hits = _one_paragraph_hits("Council steps were debated for an hour on Monday.",
+                               "The council has taken measures to cut traffic, closing two roads.")
+    weight = {"step": 2.5, "taken": 2.0, "council": 1.5}
+    question = "What steps were taken by the council?"
+    answer = choose_answer(question, hits, weight.__getitem__)
+    assert answer.found and "closing two roads" in answer.text
+    literal = choose_answer(question, hits, weight.__getitem__, Weights(synonym=0.0))
+    assert "debated" in literal.text, "without synonyms the literal 'steps' wins"
+
+
+def test_a_synonym_never_turns_a_decline_into_an_answer() -> None:
+    # The passage holds "negotiations" for the question's "talks" (5/6 of its weight): the
+    # no-answer checks count the question's own words only. With the word itself it answers.
+    from retrieval.answer import choose_answer
+
+    weight = {"talk": 5.0, "held": 1.0}
+    question = "When were the talks held?"
+    lenient = Weights(max_missing=1.0)  # leave the support check alone to decide
+    paraphrase = _one_paragraph_hits("The unions held negotiations on Friday.")
+    assert not choose_answer(question, paraphrase, weight.__getitem__, lenient).found
+    literal = _one_paragraph_hits("The unions held talks on Friday.")
+    assert choose_answer(question, literal, weight.__getitem__, lenient).found

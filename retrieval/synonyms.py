@@ -1,0 +1,115 @@
+"""Synonyms of question words, so that a sentence saying "negotiations" or "measures" can win
+for a question asking about "talks" or "steps".
+
+The table is each English word's most frequent sense in WordNet 3.0 (Princeton; licence in
+``data/WORDNET-LICENSE``), keyed by the analyzer's term, so looking a question term up needs no
+tagger and no loading of WordNet itself. Only the first sense: "step" means "measure", not
+"footstep" or "stair"; further senses measured worse (benchmarks/quality.py).
+
+Remake the table after changing the analyzer (a test checks they agree), from Debian's
+``wordnet-base`` package:  ``python -m retrieval.synonyms /usr/share/wordnet``
+"""
+from __future__ import annotations
+
+import sys
+from collections import defaultdict
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterator
+
+from retrieval.analyzer import tokenize
+
+TABLE_PATH = Path(__file__).with_name("data") / "synonyms.tsv"
+_PARTS_OF_SPEECH = ("noun", "verb", "adj", "adv")
+
+Synonyms = tuple[tuple[str, ...], ...]  # each synonym as its terms ("fall behind" -> two)
+
+
+@lru_cache(maxsize=1)
+def _table() -> dict[str, tuple[str, str]]:
+    """term -> (its words, their synonyms), both "|"-separated; read once, on the first question."""
+    table: dict[str, tuple[str, str]] = {}
+    with TABLE_PATH.open(encoding="utf-8") as lines:
+        for line in lines:
+            if line.startswith("#"):
+                continue
+            term, words, synonyms = line.rstrip("\n").split("\t")
+            table[term] = (words, synonyms)
+    return table
+
+
+@lru_cache(maxsize=4096)
+def synonyms(term: str) -> Synonyms:
+    """The synonyms of an analysed term, each as the terms it analyses to."""
+    entry = _table().get(term)
+    if entry is None:
+        return ()
+    out = (tuple(dict.fromkeys(tokenize(word))) for word in entry[1].split("|"))
+    return tuple(dict.fromkeys(s for s in out if s and s != (term,)))
+
+
+def _wordnet_synsets(wordnet: Path, pos: str) -> dict[str, list[str]]:
+    """synset offset -> its words, from WordNet's ``data.<pos>`` file."""
+    synsets = {}
+    with (wordnet / f"data.{pos}").open(encoding="latin-1") as lines:
+        for line in lines:
+            if line.startswith("  "):  # the licence header
+                continue
+            fields = line.split()
+            count = int(fields[3], 16)
+            synsets[fields[0]] = [
+                fields[4 + 2 * i].split("(")[0].replace("_", " ") for i in range(count)
+            ]
+    return synsets
+
+
+def _first_senses(wordnet: Path, pos: str) -> Iterator[tuple[str, list[str]]]:
+    """(word, the words of its most frequent sense) from WordNet's ``index.<pos>`` file."""
+    synsets = _wordnet_synsets(wordnet, pos)
+    with (wordnet / f"index.{pos}").open(encoding="latin-1") as lines:
+        for line in lines:
+            if line.startswith("  "):
+                continue
+            fields = line.split()
+            pointers = int(fields[3])
+            first = fields[4 + pointers + 2]  # offsets follow sense_cnt and tagsense_cnt
+            yield fields[0].replace("_", " "), synsets[first]
+
+
+def build(wordnet: Path) -> list[str]:
+    """The table's lines: term, the one-word lemmas that analyse to it, their synonyms."""
+    words: dict[str, set[str]] = defaultdict(set)
+    found: dict[str, set[str]] = defaultdict(set)
+    for pos in _PARTS_OF_SPEECH:
+        for lemma, sense in _first_senses(wordnet, pos):
+            terms = tokenize(lemma)
+            if len(terms) != 1 or not lemma.isalnum():  # "step down" is not "step"
+                continue
+            others = {w for w in sense if w.lower() != lemma and tokenize(w) not in ([], terms)}
+            if others:
+                words[terms[0]].add(lemma)
+                found[terms[0]].update(others)
+    header = [
+        "# citebot synonyms: each word's most frequent sense in WordNet 3.0 (data/WORDNET-LICENSE)",
+        "# term<TAB>its words<TAB>their synonyms; made by: python -m retrieval.synonyms WORDNET_DIR",
+    ]
+    return header + [
+        f"{term}\t{'|'.join(sorted(words[term]))}\t{'|'.join(sorted(found[term]))}"
+        for term in sorted(found)
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1 or not (Path(args[0]) / "index.noun").is_file():
+        print("usage: python -m retrieval.synonyms WORDNET_DICT_DIR  (e.g. /usr/share/wordnet)",
+              file=sys.stderr)
+        return 2
+    TABLE_PATH.parent.mkdir(exist_ok=True)
+    TABLE_PATH.write_text("\n".join(build(Path(args[0]))) + "\n", encoding="utf-8")
+    print(f"wrote {TABLE_PATH}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

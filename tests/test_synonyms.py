@@ -1,0 +1,57 @@
+"""The synonym table: it agrees with the analyzer, and its builder reads WordNet's files."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from retrieval import synonyms as table
+from retrieval.analyzer import tokenize
+
+
+def test_every_row_is_keyed_by_the_term_its_words_analyse_to() -> None:
+    # A changed analyzer (stemmer, spelling folds) would leave rows no question term can reach:
+    # remake the table (python -m retrieval.synonyms) when this fails.
+    rows = [line.rstrip("\n").split("\t")
+            for line in table.TABLE_PATH.read_text(encoding="utf-8").splitlines()
+            if not line.startswith("#")]
+    assert len(rows) > 30_000
+    wrong = [(term, word) for term, words, _ in rows for word in words.split("|")
+             if tokenize(word) != [term]]
+    assert not wrong, wrong[:10]
+    assert all(synonyms for _, _, synonyms in rows)
+
+
+def test_lookup_gives_each_synonym_as_analysed_terms() -> None:
+    assert ("measur",) in table.synonyms("step")
+    assert ("negoti",) in table.synonyms("talk")
+    assert ("fall", "behind") in table.synonyms("lag")  # several words: all must be present
+    assert ("step",) not in table.synonyms("step")
+    assert table.synonyms("qwzx") == ()
+
+
+def _write_wordnet(folder: Path) -> None:
+    """A two-synset WordNet in its own file format (index.<pos> / data.<pos>)."""
+    header = "  1 This software and database is being provided to you\n"
+    (folder / "data.noun").write_text(
+        header
+        + "00000100 04 n 02 step 0 measure 0 000 | a move toward a goal\n"
+        + "00000200 06 n 03 step 1 stair 0 tread 0 000 | support for the foot\n"
+        + "00000300 04 n 02 step_down 0 resignation 0 000 | leaving office\n")
+    (folder / "index.noun").write_text(
+        header
+        + "step n 2 1 @ 2 1 00000100 00000200\n"
+        + "step_down n 1 0 1 0 00000300\n")
+    for pos in ("verb", "adj", "adv"):
+        (folder / f"data.{pos}").write_text(header)
+        (folder / f"index.{pos}").write_text(header)
+
+
+def test_build_keeps_the_first_sense_of_single_words(tmp_path: Path) -> None:
+    _write_wordnet(tmp_path)
+    rows = [line for line in table.build(tmp_path) if not line.startswith("#")]
+    # "stair"/"tread" are the second sense; "step down" is a phrase, not the word "step".
+    assert rows == ["step\tstep\tmeasure"]
+
+
+def test_build_command_refuses_a_folder_without_wordnet(tmp_path: Path, capsys) -> None:
+    assert table.main([str(tmp_path)]) == 2
+    assert "usage" in capsys.readouterr().err
