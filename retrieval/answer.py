@@ -115,9 +115,16 @@ class _Scorer:
         self.wanted = set(question.terms)
         self.pairs = question_pairs(question.text, self.idf)
         self.pairs_total = sum(self.pairs.values()) or 1.0
-        self.synonyms: dict[str, Synonyms] = {}
+        # Per question term: its one-word synonyms, and the first words of its phrases ("fall
+        # behind"), as sets, so most sentences cost two C-level disjointness tests; only a
+        # sentence holding a phrase's first word is checked for the rest of it.
+        self.synonyms: dict[str, tuple[frozenset[str], frozenset[str], Synonyms]] = {}
         if weights.synonym > 0:
-            self.synonyms = {t: s for t in question.terms if (s := synonyms(t))}
+            for t in question.terms:
+                if found := synonyms(t):
+                    phrases = tuple(s for s in found if len(s) > 1)
+                    self.synonyms[t] = (frozenset(s[0] for s in found if len(s) == 1),
+                                        frozenset(p[0] for p in phrases), phrases)
 
     def share(self, terms: set[str] | frozenset[str]) -> float:
         """The share of the question's idf mass found in ``terms``, a synonym counting for part
@@ -126,8 +133,12 @@ class _Scorer:
         for t, w in self.idf.items():
             if t in terms:
                 found += w
-            elif any(all(x in terms for x in s) for s in self.synonyms.get(t, ())):
-                found += w * self.weights.synonym
+            elif t in self.synonyms:
+                words, heads, phrases = self.synonyms[t]
+                if not words.isdisjoint(terms) or (
+                    not heads.isdisjoint(terms) and any(terms.issuperset(p) for p in phrases)
+                ):
+                    found += w * self.weights.synonym
         return found / self.total
 
     def exact_share(self, terms: set[str] | frozenset[str]) -> float:

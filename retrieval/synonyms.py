@@ -38,7 +38,7 @@ def _table() -> dict[str, tuple[str, str]]:
     return table
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=16384)  # question terms recur; each miss tokenises a dozen words
 def synonyms(term: str) -> Synonyms:
     """The synonyms of an analysed term, each as the terms it analyses to."""
     entry = _table().get(term)
