@@ -4,12 +4,14 @@ Each sentence of the best passages is scored on: the share of the question's idf
 (alone, and with the sentence before it and the article title), how close together the matched
 words sit, how many of the question's word pairs it repeats in order, whether it holds the kind
 of thing the question asks for (a place, a date, a number, a name) that the question itself does
-not contain, and its passage's BM25 score.
+not contain, and its passage's BM25 score. A question word that is missing but has a synonym
+present (WordNet's first sense: "talks" / "negotiations") counts for half its weight.
 When a neighbour of the best sentence scores nearly as well, both are quoted: the question's
 words are spread over the two.
 ``found`` is false when even the best passage misses half the question's idf mass, or the
 chosen sentence (with the one before it, the title and any quoted neighbour) lacks a term
-carrying nearly half of it: better to say the articles don't answer than to guess.
+carrying nearly half of it: better to say the articles don't answer than to guess. These two
+thresholds count the question's own words only (synonyms still decide which sentence they check).
 """
 from __future__ import annotations
 
@@ -117,11 +119,13 @@ class _Scorer:
         self.pairs_total = sum(self.pairs.values()) or 1.0
         # Per question term: its one-word synonyms, and the first words of its phrases ("fall
         # behind"), as sets, so most sentences cost two C-level disjointness tests; only a
-        # sentence holding a phrase's first word is checked for the rest of it.
+        # sentence holding a phrase's first word is checked for the rest of it. A synonym that
+        # is itself a question term already counts in full for that term.
         self.synonyms: dict[str, tuple[frozenset[str], frozenset[str], Synonyms]] = {}
         if weights.synonym > 0:
             for t in question.terms:
-                if found := synonyms(t):
+                found = tuple(s for s in synonyms(t) if not self.wanted.issuperset(s))
+                if found:
                     phrases = tuple(s for s in found if len(s) > 1)
                     self.synonyms[t] = (frozenset(s[0] for s in found if len(s) == 1),
                                         frozenset(p[0] for p in phrases), phrases)
@@ -134,16 +138,17 @@ class _Scorer:
             if t in terms:
                 found += w
             elif t in self.synonyms:
-                words, heads, phrases = self.synonyms[t]
-                if not words.isdisjoint(terms) or (
+                singles, heads, phrases = self.synonyms[t]
+                if not singles.isdisjoint(terms) or (
                     not heads.isdisjoint(terms) and any(terms.issuperset(p) for p in phrases)
                 ):
                     found += w * self.weights.synonym
         return found / self.total
 
     def exact_share(self, terms: set[str] | frozenset[str]) -> float:
-        """``share`` without synonyms: the no-answer checks want the question's own words, so
-        that a synonym can pick between answers but never turn a "no" into one."""
+        """``share`` without synonyms, for the no-answer thresholds: a passage must hold half of
+        the question's own words to be answered from, or a question on another topic that
+        happens to share synonyms with an article would be answered from it."""
         return sum(w for t, w in self.idf.items() if t in terms) / self.total
 
     def largest_missing(self, terms: frozenset[str]) -> float:

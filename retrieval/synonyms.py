@@ -4,7 +4,8 @@ for a question asking about "talks" or "steps".
 The table is each English word's most frequent sense in WordNet 3.0 (Princeton; licence in
 ``data/WORDNET-LICENSE``), keyed by the analyzer's term, so looking a question term up needs no
 tagger and no loading of WordNet itself. Only the first sense: "step" means "measure", not
-"footstep" or "stair"; further senses measured worse (benchmarks/quality.py).
+"footstep" or "stair"; further senses measured worse (benchmarks/quality.py). Words that analyse
+to one term pool their first senses (see ``build``).
 
 Remake the table after changing the analyzer (a test checks they agree), from Debian's
 ``wordnet-base`` package:  ``python -m retrieval.synonyms /usr/share/wordnet``
@@ -50,7 +51,7 @@ def synonyms(term: str) -> Synonyms:
 
 def _wordnet_synsets(wordnet: Path, pos: str) -> dict[str, list[str]]:
     """synset offset -> its words, from WordNet's ``data.<pos>`` file."""
-    synsets = {}
+    synsets: dict[str, list[str]] = {}
     with (wordnet / f"data.{pos}").open(encoding="latin-1") as lines:
         for line in lines:
             if line.startswith("  "):  # the licence header
@@ -76,8 +77,21 @@ def _first_senses(wordnet: Path, pos: str) -> Iterator[tuple[str, list[str]]]:
             yield fields[0].replace("_", " "), synsets[first]
 
 
+def _usable(synonym: str, terms: list[str]) -> bool:
+    """A synonym that adds a term and keeps all its words: "the States" would shrink to the
+    common "state" once the stopword goes, and match far more than the United States."""
+    found = tokenize(synonym)
+    return bool(found) and found != terms and all(tokenize(part) for part in synonym.split())
+
+
 def build(wordnet: Path) -> list[str]:
-    """The table's lines: term, the one-word lemmas that analyse to it, their synonyms."""
+    """The table's lines: term, the one-word lemmas that analyse to it, their synonyms.
+
+    A term takes the first sense of every such lemma: "talks" is "negotiation" while "talk" is
+    "speak", and a question's "talks" analyses like "talk". That brings some noise too ("steps":
+    a flight of stairs); taking only the shortest lemma's sense, or it with its plural, measured
+    0.1 point lower on SQuAD (benchmarks/quality.py).
+    """
     words: dict[str, set[str]] = defaultdict(set)
     found: dict[str, set[str]] = defaultdict(set)
     for pos in _PARTS_OF_SPEECH:
@@ -85,13 +99,15 @@ def build(wordnet: Path) -> list[str]:
             terms = tokenize(lemma)
             if len(terms) != 1 or not lemma.isalnum():  # "step down" is not "step"
                 continue
-            others = {w for w in sense if w.lower() != lemma and tokenize(w) not in ([], terms)}
+            others = {w for w in sense if _usable(w, terms)}
             if others:
                 words[terms[0]].add(lemma)
                 found[terms[0]].update(others)
     header = [
-        "# citebot synonyms: each word's most frequent sense in WordNet 3.0 (data/WORDNET-LICENSE)",
-        "# term<TAB>its words<TAB>their synonyms; made by: python -m retrieval.synonyms WORDNET_DIR",
+        "# citebot synonyms: each word's most frequent sense in WordNet 3.0, derived from WordNet.",
+        "# WordNet 3.0 Copyright 2006 by Princeton University. All rights reserved. Licence and",
+        "# disclaimer: data/WORDNET-LICENSE, which must accompany every copy of this file.",
+        "# term<TAB>its words<TAB>synonyms; made by: python -m retrieval.synonyms WORDNET_DIR",
     ]
     return header + [
         f"{term}\t{'|'.join(sorted(words[term]))}\t{'|'.join(sorted(found[term]))}"
@@ -100,6 +116,7 @@ def build(wordnet: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Remake the table from a WordNet 3.0 dict folder (Debian's wordnet-base: /usr/share/wordnet)."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1 or not (Path(args[0]) / "index.noun").is_file():
         print("usage: python -m retrieval.synonyms WORDNET_DICT_DIR  (e.g. /usr/share/wordnet)",

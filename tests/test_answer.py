@@ -286,9 +286,10 @@ def test_a_synonym_picks_the_passage_that_paraphrases_the_question() -> None:
     assert "debated" in literal.text, "without synonyms the literal 'steps' wins"
 
 
-def test_a_synonym_never_turns_a_decline_into_an_answer() -> None:
-    # The passage holds "negotiations" for the question's "talks" (5/6 of its weight): the
-    # no-answer checks count the question's own words only. With the word itself it answers.
+def test_the_support_threshold_counts_the_questions_own_words_not_synonyms() -> None:
+    # The passage holds "negotiations" for the question's "talks" (5/6 of its weight): with
+    # synonyms it would hold 7/12 of the question, over the 50% bar, but the bar counts the
+    # question's own words. With the word itself it answers.
     from retrieval.answer import choose_answer
 
     weight = {"talk": 5.0, "held": 1.0}
@@ -298,3 +299,34 @@ def test_a_synonym_never_turns_a_decline_into_an_answer() -> None:
     assert not choose_answer(question, paraphrase, weight.__getitem__, lenient).found
     literal = _one_paragraph_hits("The unions held talks on Friday.")
     assert choose_answer(question, literal, weight.__getitem__, lenient).found
+
+
+def test_a_synonym_counts_for_its_weight_share_of_the_term() -> None:
+    from retrieval.answer import _Scorer
+
+    question = Question.parse("What steps were taken?")
+    scorer = _Scorer(question, lambda term: 1.0, Weights(synonym=0.5))
+    assert scorer.share({"measur", "taken"}) == pytest.approx(0.75)
+    assert scorer.exact_share({"measur", "taken"}) == pytest.approx(0.5)
+    assert _Scorer(question, lambda term: 1.0, Weights(synonym=0.0)).share({"measur"}) == 0.0
+
+
+def test_a_phrase_synonym_needs_all_its_words() -> None:
+    # "lagged": WordNet's first sense of "lag" holds the phrase "fall behind". The second
+    # passage ranks lower by BM25 and wins only when it holds the whole phrase.
+    from retrieval.answer import choose_answer
+    from retrieval.models import Article, Hit, Passage
+
+    def hits(second: str) -> list[Hit]:
+        first = "The club finished the race in second place."
+        return [Hit(Passage(0, Article("a0.txt", "Rowing", first), 1, 0, len(first)), 5.0),
+                Hit(Passage(1, Article("a1.txt", "Rowing", second), 1, 0, len(second)), 4.5)]
+
+    weight = {"lag": 2.5, "club": 1.5, "race": 2.0}
+    question = "Which club lagged in the race?"
+    phrase = choose_answer(question, hits("The club kept falling behind during the race."),
+                           weight.__getitem__)
+    assert phrase.found and "falling behind" in phrase.text
+    half = choose_answer(question, hits("The club kept falling during the race."),
+                         weight.__getitem__)
+    assert half.found and "second place" in half.text

@@ -29,27 +29,45 @@ def test_lookup_gives_each_synonym_as_analysed_terms() -> None:
 
 
 def _write_wordnet(folder: Path) -> None:
-    """A two-synset WordNet in its own file format (index.<pos> / data.<pos>)."""
+    """A small WordNet in its own file format (index.<pos> / data.<pos>)."""
     header = "  1 This software and database is being provided to you\n"
+    zero = "zero nought cipher cypher nil nothing naught aught null zilch zip".split()
     (folder / "data.noun").write_text(
         header
         + "00000100 04 n 02 step 0 measure 0 000 | a move toward a goal\n"
         + "00000200 06 n 03 step 1 stair 0 tread 0 000 | support for the foot\n"
-        + "00000300 04 n 02 step_down 0 resignation 0 000 | leaving office\n")
+        + "00000300 06 n 02 steps 0 stairs 0 000 | a flight of stairs\n"
+        + "00000400 04 n 02 step_down 0 resignation 0 000 | leaving office\n"
+        + "00000500 15 n 04 USA 0 United_States 0 the_States 0 America 0 000 | a country\n"
+        + "00000600 23 n 0b " + " ".join(f"{w} 0" for w in zero) + " 000 | a number\n")
     (folder / "index.noun").write_text(
         header
         + "step n 2 1 @ 2 1 00000100 00000200\n"
-        + "step_down n 1 0 1 0 00000300\n")
-    for pos in ("verb", "adj", "adv"):
+        + "steps n 1 0 1 0 00000300\n"
+        + "step_down n 1 0 1 0 00000400\n"
+        + "usa n 1 0 1 0 00000500\n"
+        + "zero n 1 0 1 0 00000600\n")
+    (folder / "data.adj").write_text(
+        header + "00000700 00 a 02 big(a) 0 large(p) 0 000 | above average in size\n")
+    (folder / "index.adj").write_text(header + "big a 1 0 1 0 00000700\n")
+    for pos in ("verb", "adv"):
         (folder / f"data.{pos}").write_text(header)
         (folder / f"index.{pos}").write_text(header)
 
 
-def test_build_keeps_the_first_sense_of_single_words(tmp_path: Path) -> None:
+def test_build_keeps_the_first_sense_of_each_one_word_lemma(tmp_path: Path) -> None:
     _write_wordnet(tmp_path)
-    rows = [line for line in table.build(tmp_path) if not line.startswith("#")]
-    # "stair"/"tread" are the second sense; "step down" is a phrase, not the word "step".
-    assert rows == ["step\tstep\tmeasure"]
+    rows = {line.split("\t")[0]: line.split("\t")[1:]
+            for line in table.build(tmp_path) if not line.startswith("#")}
+    # "stair"/"tread" are step's second sense, left out; "steps" is its own word (a flight of
+    # stairs) with the same term, so its first sense joins; "step down" is a phrase, not "step".
+    assert rows["step"] == ["step|steps", "measure|stairs"]
+    # A phrase that needs a stopword ("the States") is dropped; the rest stay as written.
+    assert rows["usa"] == ["usa", "America|United States"]
+    assert rows["big"] == ["big", "large"], "adjective markers such as (a) and (p) are stripped"
+    zero = rows[tokenize("zero")[0]][1].split("|")
+    assert len(zero) == 10 and "zip" in zero, "a synset's word count is hexadecimal (0b = 11)"
+    assert set(rows) == {"step", "usa", "big", tokenize("zero")[0]}
 
 
 def test_build_command_refuses_a_folder_without_wordnet(tmp_path: Path, capsys) -> None:
