@@ -1,10 +1,16 @@
 """The synonym table: it agrees with the analyzer, and its builder reads WordNet's files."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
+import pytest
+
+from retrieval import Library
 from retrieval import synonyms as table
 from retrieval.analyzer import tokenize
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_every_row_is_keyed_by_the_term_its_words_analyse_to() -> None:
@@ -73,3 +79,37 @@ def test_build_keeps_the_first_sense_of_each_one_word_lemma(tmp_path: Path) -> N
 def test_build_command_refuses_a_folder_without_wordnet(tmp_path: Path, capsys) -> None:
     assert table.main([str(tmp_path)]) == 2
     assert "usage" in capsys.readouterr().err
+
+
+@pytest.fixture
+def fresh_table():
+    """Forget the loaded table (and lookups) before and after a test that swaps it."""
+    table._table.cache_clear()
+    table.synonyms.cache_clear()
+    yield
+    table._table.cache_clear()
+    table.synonyms.cache_clear()
+
+
+def test_a_missing_table_means_no_synonyms_not_a_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, fresh_table
+) -> None:
+    monkeypatch.setattr(table, "TABLE_PATH", tmp_path / "gone.tsv")
+    with caplog.at_level(logging.WARNING, logger="retrieval.synonyms"):
+        assert table.synonyms("step") == ()
+    assert "gone.tsv" in caplog.text and "without synonyms" in caplog.text
+    library = Library.open(ROOT / "seeds", cache_dir=tmp_path / "cache")
+    answer = library.ask("Where might the second summit be held?")
+    assert answer.found and "Vietnam" in answer.text
+
+
+def test_damaged_rows_are_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_table) -> None:
+    damaged = tmp_path / "synonyms.tsv"
+    damaged.write_bytes(b"# header\nstep\tstep\tmeasure\ntruncated row\ntalk\ttalks\n\xff\xfe")
+    monkeypatch.setattr(table, "TABLE_PATH", damaged)
+    assert table.synonyms("step") == ()  # undecodable: the whole table is off, with a warning
+    table._table.cache_clear()
+    table.synonyms.cache_clear()
+    damaged.write_text("# header\nstep\tstep\tmeasure\ntruncated row\ntalk\ttalks\n", encoding="utf-8")
+    assert table.synonyms("step") == (("measur",),)
+    assert table.synonyms("talk") == ()
