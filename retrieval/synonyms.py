@@ -1,12 +1,13 @@
 """Synonyms of question words, so that a sentence saying "negotiations" or "measures" can win
 for a question asking about "talks" or "steps".
 
-The table is each English word's most frequent sense in WordNet 3.0 (Princeton; licence in
-``data/WORDNET-LICENSE``), keyed by the analyzer's term, so looking a question term up needs no
-tagger and no loading of WordNet itself. Only the first sense: "step" means "measure", not
-"footstep" or "stair". Taking 2, 3 or all senses measured the same on SQuAD's answers (74.6%)
-and 0.1 point more gold paragraphs first (benchmarks/quality.py), for a larger, looser table.
-Words that analyse to one term pool their first senses (see ``build``).
+The table holds each English word's most frequent sense per part of speech in WordNet 3.0
+(Princeton; licence in ``data/WORDNET-LICENSE``), keyed by the analyzer's term, so looking a
+question term up needs no tagger and no loading of WordNet itself. Words that analyse to one term
+pool their first senses (see ``build``): a question's "step" matches "measure", and "stairs"
+(from "steps"), but not "footstep". Taking 2, 3 or all senses measured the same on SQuAD's
+answers (74.6%) and 0.1-0.2 point more gold paragraphs first (benchmarks/quality.py), for a
+larger, looser table.
 
 Remake the table after changing the analyzer (a test checks they agree), from Debian's
 ``wordnet-base`` package:  ``python -m retrieval.synonyms /usr/share/wordnet``
@@ -87,9 +88,11 @@ def _first_senses(wordnet: Path, pos: str) -> Iterator[tuple[str, list[str]]]:
 
 def _usable(synonym: str, terms: list[str]) -> bool:
     """A synonym that adds a term and keeps all its words: "the States" would shrink to the
-    common "state" once the stopword goes, and match far more than the United States."""
+    common "state" once the stopword goes, and match far more than the United States; "one
+    million million" would shrink to "one million" once the repeat goes."""
     found = tokenize(synonym)
-    return bool(found) and found != terms and all(tokenize(part) for part in synonym.split())
+    return (bool(found) and found != terms and len(set(found)) == len(found)
+            and all(tokenize(part) for part in synonym.split()))
 
 
 def build(wordnet: Path) -> list[str]:
@@ -112,7 +115,7 @@ def build(wordnet: Path) -> list[str]:
                 words[terms[0]].add(lemma)
                 found[terms[0]].update(others)
     header = [
-        "# citebot synonyms: each word's most frequent sense in WordNet 3.0, derived from WordNet.",
+        "# citebot synonyms: each word's most frequent sense per part of speech, from WordNet 3.0.",
         "# WordNet 3.0 Copyright 2006 by Princeton University. All rights reserved. Licence and",
         "# disclaimer: data/WORDNET-LICENSE, which must accompany every copy of this file.",
         "# term<TAB>its words<TAB>synonyms; made by: python -m retrieval.synonyms WORDNET_DIR",

@@ -301,14 +301,23 @@ def test_the_support_threshold_counts_the_questions_own_words_not_synonyms() -> 
     assert choose_answer(question, literal, weight.__getitem__, lenient).found
 
 
-def test_a_synonym_counts_for_its_weight_share_of_the_term() -> None:
+def test_a_synonym_counts_for_half_its_term() -> None:
     from retrieval.answer import _Scorer
 
     question = Question.parse("What steps were taken?")
-    scorer = _Scorer(question, lambda term: 1.0, Weights(synonym=0.5))
+    scorer = _Scorer(question, lambda term: 1.0, Weights())
     assert scorer.share({"measur", "taken"}) == pytest.approx(0.75)
     assert scorer.exact_share({"measur", "taken"}) == pytest.approx(0.5)
     assert _Scorer(question, lambda term: 1.0, Weights(synonym=0.0)).share({"measur"}) == 0.0
+
+
+def test_a_synonym_that_the_question_also_asks_counts_once() -> None:
+    # "measures" is both a question word and a synonym of "steps": a sentence with only
+    # "measures" holds one of the two words, not one and a half.
+    from retrieval.answer import _Scorer
+
+    scorer = _Scorer(Question.parse("What steps and measures?"), lambda term: 1.0, Weights())
+    assert scorer.share({"measur"}) == pytest.approx(0.5)
 
 
 def test_a_phrase_synonym_needs_all_its_words() -> None:

@@ -24,6 +24,8 @@ def test_every_row_is_keyed_by_the_term_its_words_analyse_to() -> None:
              if tokenize(word) != [term]]
     assert not wrong, wrong[:10]
     assert all(synonyms for _, _, synonyms in rows)
+    # Every synonym keeps all its words, once each ("the States", "one million million" go).
+    assert all(table._usable(s, [term]) for term, _, synonyms in rows for s in synonyms.split("|"))
 
 
 def test_lookup_gives_each_synonym_as_analysed_terms() -> None:
