@@ -54,8 +54,9 @@ def synonyms(term: str) -> Synonyms:
     entry = _table().get(term)
     if entry is None:
         return ()
-    out = (tuple(dict.fromkeys(tokenize(word))) for word in entry[1].split("|"))
-    return tuple(dict.fromkeys(s for s in out if s and s != (term,)))
+    # build() kept only synonyms that add a term, once each (a test holds the table to it);
+    # two spellings may still analyse alike ("utilise", "utilize").
+    return tuple(dict.fromkeys(tuple(tokenize(word)) for word in entry[1].split("|")))
 
 
 def _wordnet_synsets(wordnet: Path, pos: str) -> dict[str, list[str]]:

@@ -7,8 +7,11 @@ import pytest
 
 from retrieval import Library
 from retrieval.analyzer import sentence_spans
-from retrieval.answer import MAX_QUOTE_CHARS, Question, Weights, proximity, sentence_scores
+from retrieval.answer import (
+    MAX_QUOTE_CHARS, Question, Weights, _Scorer, choose_answer, proximity, sentence_scores,
+)
 from retrieval.loader import decode
+from retrieval.models import Article, Hit, Passage
 from retrieval.question import Expect, expected_type, type_match
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,6 +27,11 @@ def seeds() -> Library:
 @pytest.fixture(scope="module")
 def articles() -> Library:
     return Library.open(FIXTURES)
+
+
+def hit_on(pid: int, text: str, title: str = "Town news", score: float = 5.0) -> Hit:
+    """A hit on a one-paragraph article ``a{pid}.txt``, for choose_answer with hand-set idf."""
+    return Hit(Passage(pid, Article(f"a{pid}.txt", title, text), 1, 0, len(text)), score)
 
 
 def assert_verbatim(library: Library, answer) -> None:
@@ -209,15 +217,8 @@ def test_sentence_scores_prefer_the_sentence_with_the_terms_and_the_type() -> No
 def test_passage_whose_title_names_the_topic_wins_a_tie() -> None:
     # Equal BM25 scores and equally good sentences: the passage whose article title holds the
     # rest of the question ("bridge") is the one asked about.
-    from retrieval.answer import choose_answer
-    from retrieval.models import Article, Hit, Passage
-
-    def hit(pid: int, title: str, text: str) -> Hit:
-        article = Article(f"a{pid}.txt", title, text)
-        return Hit(Passage(pid, article, 1, 0, len(text)), 5.0)
-
-    hits = [hit(0, "Ferry timetable changes", "The crossing will reopen on 3 May after repairs."),
-            hit(1, "Kelby bridge repairs", "The crossing will reopen on 9 June after repairs.")]
+    hits = [hit_on(0, "The crossing will reopen on 3 May after repairs.", "Ferry timetable changes"),
+            hit_on(1, "The crossing will reopen on 9 June after repairs.", "Kelby bridge repairs")]
     question = "When will the bridge crossing reopen?"
     answer = choose_answer(question, hits, lambda term: 2.0)
     assert answer.found and "9 June" in answer.text
@@ -229,12 +230,9 @@ def test_passage_whose_title_names_the_topic_wins_a_tie() -> None:
 def test_missing_term_check_counts_the_quoted_partner_sentence() -> None:
     # "telephone" (45% of the question's weight) is only in the second sentence. The two are
     # quoted together, so the answer holds every question word and must not be declined.
-    from retrieval.answer import choose_answer
-    from retrieval.models import Article, Hit, Passage
-
     text = ("In March 1876 the new device was first demonstrated in Boston, where the inventor "
             "worked. The machine was called a telephone.")
-    hits = [Hit(Passage(0, Article("device.txt", "A new device", text), 1, 0, len(text)), 5.0)]
+    hits = [hit_on(0, text, "A new device")]
     weight = {"telephon": 5.5}
     answer = choose_answer("When was the telephone first demonstrated in Boston?", hits,
                            lambda term: weight.get(term, 1.8))
@@ -243,11 +241,7 @@ def test_missing_term_check_counts_the_quoted_partner_sentence() -> None:
 
 
 def test_declines_when_the_best_passage_holds_under_half_the_question() -> None:
-    from retrieval.answer import choose_answer
-    from retrieval.models import Article, Hit, Passage
-
-    text = "The orchard opened to visitors on Sunday."
-    hits = [Hit(Passage(0, Article("orchard.txt", "Open day", text), 1, 0, len(text)), 5.0)]
+    hits = [hit_on(0, "The orchard opened to visitors on Sunday.", "Open day")]
     weight = {"orchard": 4.5, "harvest": 2.0, "break": 2.0, "record": 1.5}  # orchard: 45%
     question = "Did the orchard harvest break records?"
     assert not choose_answer(question, hits, weight.__getitem__).found
@@ -263,21 +257,12 @@ def test_when_questions_accept_times_of_day_decades_and_centuries(sentence: str)
     assert type_match(Expect.DATE, sentence, set()) == 1.0
 
 
-def _one_paragraph_hits(*texts: str) -> list:
-    from retrieval.models import Article, Hit, Passage
-
-    return [Hit(Passage(i, Article(f"a{i}.txt", "Town news", text), 1, 0, len(text)), 5.0)
-            for i, text in enumerate(texts)]
-
-
 def test_a_synonym_picks_the_passage_that_paraphrases_the_question() -> None:
     # "steps" is the question's heaviest word (but under the 45% a quote may lack); the answer
     # says "measures" (WordNet's first sense of "step"), while the other passage repeats
     # "steps" but does not answer.
-    from retrieval.answer import choose_answer
-
-    hits = _one_paragraph_hits("Council steps were debated for an hour on Monday.",
-                               "The council has taken measures to cut traffic, closing two roads.")
+    hits = [hit_on(0, "Council steps were debated for an hour on Monday."),
+            hit_on(1, "The council has taken measures to cut traffic, closing two roads.")]
     weight = {"step": 2.5, "taken": 2.0, "council": 1.5}
     question = "What steps were taken by the council?"
     answer = choose_answer(question, hits, weight.__getitem__)
@@ -290,20 +275,16 @@ def test_the_support_threshold_counts_the_questions_own_words_not_synonyms() -> 
     # The passage holds "negotiations" for the question's "talks" (5/6 of its weight): with
     # synonyms it would hold 7/12 of the question, over the 50% bar, but the bar counts the
     # question's own words. With the word itself it answers.
-    from retrieval.answer import choose_answer
-
     weight = {"talk": 5.0, "held": 1.0}
     question = "When were the talks held?"
     lenient = Weights(max_missing=1.0)  # leave the support check alone to decide
-    paraphrase = _one_paragraph_hits("The unions held negotiations on Friday.")
+    paraphrase = [hit_on(0, "The unions held negotiations on Friday.")]
     assert not choose_answer(question, paraphrase, weight.__getitem__, lenient).found
-    literal = _one_paragraph_hits("The unions held talks on Friday.")
+    literal = [hit_on(0, "The unions held talks on Friday.")]
     assert choose_answer(question, literal, weight.__getitem__, lenient).found
 
 
 def test_a_synonym_counts_for_half_its_term() -> None:
-    from retrieval.answer import _Scorer
-
     question = Question.parse("What steps were taken?")
     scorer = _Scorer(question, lambda term: 1.0, Weights())
     assert scorer.share({"measur", "taken"}) == pytest.approx(0.75)
@@ -314,8 +295,6 @@ def test_a_synonym_counts_for_half_its_term() -> None:
 def test_a_synonym_that_the_question_also_asks_counts_once() -> None:
     # "measures" is both a question word and a synonym of "steps": a sentence with only
     # "measures" holds one of the two words, not one and a half.
-    from retrieval.answer import _Scorer
-
     scorer = _Scorer(Question.parse("What steps and measures?"), lambda term: 1.0, Weights())
     assert scorer.share({"measur"}) == pytest.approx(0.5)
 
@@ -323,13 +302,9 @@ def test_a_synonym_that_the_question_also_asks_counts_once() -> None:
 def test_a_phrase_synonym_needs_all_its_words() -> None:
     # "lagged": WordNet's first sense of "lag" holds the phrase "fall behind". The second
     # passage ranks lower by BM25 and wins only when it holds the whole phrase.
-    from retrieval.answer import choose_answer
-    from retrieval.models import Article, Hit, Passage
-
     def hits(second: str) -> list[Hit]:
-        first = "The club finished the race in second place."
-        return [Hit(Passage(0, Article("a0.txt", "Rowing", first), 1, 0, len(first)), 5.0),
-                Hit(Passage(1, Article("a1.txt", "Rowing", second), 1, 0, len(second)), 4.5)]
+        return [hit_on(0, "The club finished the race in second place.", "Rowing"),
+                hit_on(1, second, "Rowing", score=4.5)]
 
     weight = {"lag": 2.5, "club": 1.5, "race": 2.0}
     question = "Which club lagged in the race?"
