@@ -15,7 +15,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import pytest
 
@@ -174,19 +174,52 @@ def test_folder_moved_in_whole_is_picked_up(tmp_path: Path, folder: Path, librar
 # --- bursts and files still being written ------------------------------------------------------
 
 
+class GatedRefresh:
+    """Holds the watcher's next refresh at a gate until the test opens it (no timing involved)."""
+
+    def __init__(self, library: Library) -> None:
+        self.real = library.refresh
+        self.armed = threading.Event()
+        self.waiting = threading.Event()
+        self.open = threading.Event()
+
+    def __call__(self, **kwargs: object) -> RefreshResult:
+        if self.armed.is_set() and not self.open.is_set():
+            self.waiting.set()
+            self.open.wait(60)
+        return self.real(**kwargs)
+
+
+def age(paths: Iterable[Path], seconds: float = 60.0) -> None:
+    """Stamp files as written ``seconds`` ago, so the stability window never holds them back."""
+    then = time.time() - seconds
+    for path in paths:
+        os.utime(path, (then, then))
+
+
 @pytest.mark.slow
-def test_burst_of_200_files_is_indexed_in_few_refreshes(folder: Path, library: Library,
-                                                        watcher: FolderWatcher, recorder: Recorder) -> None:
+def test_burst_of_200_files_is_indexed_in_one_rebuild(folder: Path, library: Library, watcher: FolderWatcher,
+                                                     recorder: Recorder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Events that arrive while a refresh is held up fold into one more refresh, not one each."""
+    gate = GatedRefresh(library)
+    monkeypatch.setattr(library, "refresh", gate)
     before = recorder.count()
+    gate.armed.set()
+    written = []
     for i in range(200):
-        (folder / f"burst-{i:03d}.txt").write_text(article(f"burstword{i:03d}", i))
-    wait_for(lambda: library.stats().articles == BASE_ARTICLES + 200, timeout=10, what="all 200 files")
-    time.sleep(0.3)  # let any trailing refresh land before counting
+        path = folder / f"burst-{i:03d}.txt"
+        path.write_text(article(f"burstword{i:03d}", i))
+        written.append(path)
+    age(written)
+    wait_for(gate.waiting.is_set, timeout=30, what="the watcher to start a refresh for the burst")
+    gate.open.set()
+    wait_for(lambda: library.stats().articles == BASE_ARTICLES + 200, timeout=30, what="all 200 files")
+    wait_for(lambda: sum(len(r.added) for r in recorder.results[before:]) >= 200, timeout=30,
+             what="the refresh that added them to be reported")
     refreshes = recorder.results[before:]
     rebuilds = [r for r in refreshes if r.any_change]
     assert sum(len(r.added) for r in refreshes) == 200
-    assert len(rebuilds) <= 3, [len(r.added) for r in rebuilds]
-    assert len(refreshes) <= 10, len(refreshes)
+    assert len(rebuilds) == 1, [len(r.added) for r in rebuilds]
     assert found_in(library, "burstword137", "burst-137.txt")
 
 
@@ -203,15 +236,15 @@ def test_half_written_file_is_never_indexed_half_written(folder: Path) -> None:
             if doc.path == "dredging.txt":
                 seen_sizes.append(doc.size)
 
-    stable_ms = 400
+    stable_ms = 3000  # far longer than the pause below, even on a loaded machine
     with FolderWatcher(library, debounce_ms=DEBOUNCE_MS, stable_ms=stable_ms, on_refresh=observe):
         time.sleep(0.1)
         with open(folder / "dredging.txt", "w") as handle:
             handle.write(head)
             handle.flush()
-            time.sleep(stable_ms / 1000 / 3)  # a pause shorter than stable_ms, mid-write
+            time.sleep(0.1)  # a pause, mid-write, much shorter than stable_ms
             handle.write(tail)
-        wait_for(lambda: found_in(library, "dredgers", "dredging.txt"), timeout=10, what="complete file")
+        wait_for(lambda: found_in(library, "dredgers", "dredging.txt"), timeout=30, what="complete file")
     assert seen_sizes and set(seen_sizes) == {full_size}, seen_sizes
 
 
@@ -225,14 +258,15 @@ def test_slow_writer_is_indexed_once_complete(folder: Path) -> None:
         seen_sizes.extend(d.size for d in library.snapshot.docs if d.path == "slow.txt")
 
     chunks = [article("trundlewick")] + [f"Further line {i} about the tide tables.\n\n" for i in range(8)]
-    with FolderWatcher(library, debounce_ms=DEBOUNCE_MS, stable_ms=300, on_refresh=observe):
+    # stable_ms far above the 0.1 s between chunks, so a loaded machine cannot split the writes.
+    with FolderWatcher(library, debounce_ms=DEBOUNCE_MS, stable_ms=3000, on_refresh=observe):
         time.sleep(0.1)
         with open(folder / "slow.txt", "w") as handle:
             for chunk in chunks:
                 handle.write(chunk)
                 handle.flush()
                 time.sleep(0.1)
-        wait_for(lambda: found_in(library, "trundlewick", "slow.txt"), what="slow file")
+        wait_for(lambda: found_in(library, "trundlewick", "slow.txt"), timeout=30, what="slow file")
     assert set(seen_sizes) == {len("".join(chunks).encode())}
 
 
@@ -278,27 +312,32 @@ def test_empty_file_skipped_then_filled(folder: Path, library: Library, watcher:
 
 
 @pytest.mark.slow
-def test_100_concurrent_questions_during_refreshes_see_complete_indexes(
-    folder: Path, library: Library, watcher: FolderWatcher, recorder: Recorder
-) -> None:
+def test_100_concurrent_questions_during_refreshes_see_complete_indexes(folder: Path, library: Library) -> None:
     """Stable articles must be found by every question, whatever refresh is under way; every
-    hit must be a passage that really is in its article."""
+    hit must be a passage that really is in its article. Refreshes are driven directly on their
+    own thread (files aged past any stability window), and questions keep coming until several
+    index swaps have happened, so the overlap does not depend on how fast this machine is."""
     stable = {f"stable-{i}.txt": f"steadyword{i}" for i in range(10)}
     for name, word in stable.items():
         (folder / name).write_text(article(word))
-    wait_for(lambda: library.stats().articles == BASE_ARTICLES + 10, what="stable articles")
+    library.refresh()
+    assert library.stats().articles == BASE_ARTICLES + 10
 
     stop = threading.Event()
+    swaps: list[RefreshResult] = []
+    min_swaps, min_questions = 5, 100
 
     def churn() -> None:
         n = 0
         while not stop.is_set():
-            for j in range(20):
-                (folder / f"churn-{j}.txt").write_text(article(f"churnword{j}", n))
-            time.sleep(0.05)
-            for j in range(0, 20, 2):
-                (folder / f"churn-{j}.txt").unlink()
-            time.sleep(0.05)
+            paths = [folder / f"churn-{j}.txt" for j in range(20)]
+            for j, path in enumerate(paths):
+                path.write_text(article(f"churnword{j}", n))
+            age(paths)
+            swaps.append(library.refresh())
+            for path in paths[::2]:
+                path.unlink()
+            swaps.append(library.refresh())
             n += 1
 
     def ask(k: int) -> tuple[str, bool, list[str], bool]:
@@ -309,22 +348,23 @@ def test_100_concurrent_questions_during_refreshes_see_complete_indexes(
                          for h in hits)
         return f"stable-{k % 10}.txt", answer.found, [c.path for c in answer.citations], consistent
 
-    refreshes_before = recorder.count()
     writer = threading.Thread(target=churn)
     writer.start()
     try:
-        time.sleep(0.2)
+        wait_for(lambda: len(swaps) >= 1, timeout=60, what="the first refresh")
+        first_swap = len(swaps)
+        outcomes = []
         with ThreadPoolExecutor(max_workers=16) as pool:
-            results = []
-            for k in range(100):
-                results.append(pool.submit(ask, k))
-                time.sleep(0.01)  # spread the questions over about a second of refreshes
-            outcomes = [f.result() for f in results]  # re-raises any exception from ask()
+            k = 0
+            while k < min_questions or len(swaps) < first_swap + min_swaps:
+                batch = [pool.submit(ask, k + i) for i in range(16)]
+                outcomes.extend(f.result() for f in batch)  # re-raises any exception from ask()
+                k += len(batch)
+                assert k < 100_000, "refreshes stopped happening"
     finally:
         stop.set()
         writer.join()
-    swaps = [r for r in recorder.results[refreshes_before:] if r.any_change]
-    assert len(swaps) >= 3, len(swaps)  # the questions really overlapped index swaps
+    assert sum(1 for r in swaps if r.any_change) >= min_swaps  # the questions really overlapped swaps
     for expected, found, cited, consistent in outcomes:
         assert found and cited and cited[0] == expected, (expected, found, cited)
         assert consistent
@@ -398,11 +438,8 @@ def test_start_stop_are_idempotent_and_stop_is_prompt(folder: Path, library: Lib
     assert w.start() is w
     w.start()
     assert w.running and len([t for t in threading.enumerate() if t.name == "citebot-watch"]) == 1
-    time.sleep(0.2)
-    started = time.monotonic()
     w.stop()
-    assert time.monotonic() - started < 5.0  # not stuck waiting on the folder (generous: shared CI)
-    assert not w.running
+    assert not w.running  # both threads ended within stop()'s join: not stuck waiting on the folder
     w.stop()
     # Restartable, and still works after a restart.
     with w:
