@@ -26,6 +26,13 @@ class UsageError(Exception):
     """Bad invocation: one-line message, exit status 2."""
 
 
+def _folder(text: str) -> Path:
+    """A folder flag: ``Path("")`` would be the working directory, so an empty one is refused."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return Path(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="citebot", description="Answer questions about a folder of articles, with exact quotes."
@@ -34,8 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.required = True
 
     def common(p: argparse.ArgumentParser, top_k: bool = True) -> None:
-        p.add_argument("--articles", type=Path, metavar="DIR", help="articles folder (default: seeds/)")
-        p.add_argument("--cache-dir", type=Path, metavar="DIR", help="index cache folder")
+        p.add_argument("--articles", type=_folder, metavar="DIR", help="articles folder (default: seeds/)")
+        p.add_argument("--cache-dir", type=_folder, metavar="DIR", help="index cache folder")
         p.add_argument("--no-cache", action="store_true", help="do not read or write the index cache")
         p.add_argument("--json", action="store_true", help="machine-readable output")
         if top_k:
@@ -50,17 +57,19 @@ def _parser() -> argparse.ArgumentParser:
     index = sub.add_parser("index", help="build or refresh the index cache")
     common(index, top_k=False)
     run = sub.add_parser("run", help="start the Discord bot")
-    run.add_argument("--articles", type=Path, metavar="DIR", help="articles folder")
-    run.add_argument("--cache-dir", type=Path, metavar="DIR", help="index cache folder")
+    run.add_argument("--articles", type=_folder, metavar="DIR", help="articles folder")
+    run.add_argument("--cache-dir", type=_folder, metavar="DIR", help="index cache folder")
     run.add_argument("--no-cache", action="store_true", help="do not read or write the index cache")
     run.add_argument("--sync-global", action="store_true", help="sync slash commands globally")
     return parser
 
 
 def _settings(args: argparse.Namespace):
+    """Settings for this run; any bad setting is a usage error (one line, exit 2: systemd's unit
+    does not restart on 2, since restarting cannot fix a setting)."""
     from pydantic import ValidationError
 
-    from config import load_settings
+    from config import SettingsLoadError, load_settings
 
     overrides: dict[str, Any] = {
         "articles_dir": getattr(args, "articles", None),
@@ -71,6 +80,8 @@ def _settings(args: argparse.Namespace):
         overrides["use_cache"] = False
     try:
         return load_settings(**overrides)
+    except SettingsLoadError as exc:
+        raise UsageError(str(exc)) from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
@@ -250,7 +261,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     from bot.runner import run_bot
 
-    return run_bot(settings, sync_global=args.sync_global)
+    root = logging.getLogger()
+    previous = root.level
+    root.setLevel(settings.log_level)  # log_level from .env or settings.toml counts too, not only the env
+    try:
+        return run_bot(settings, sync_global=args.sync_global)
+    finally:
+        root.setLevel(previous)
 
 
 COMMANDS = {"ask": cmd_ask, "search": cmd_search, "index": cmd_index, "run": cmd_run}
