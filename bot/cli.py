@@ -142,13 +142,43 @@ def _emit(obj: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def _stream(lines: TextIO, handle: Callable[[str], None]) -> None:
+# An error reply echoes at most this much of the question: a 50 MB line is not sent back whole.
+ECHO_CHARS = 200
+_CHUNK = 65_536
+
+
+def _echo(question: str) -> str:
+    """The question as an error reply repeats it: clipped with "…" when long."""
+    return question if len(question) <= ECHO_CHARS else question[:ECHO_CHARS] + "…"
+
+
+def _skip_rest_of_line(lines: TextIO) -> int:
+    """Read and drop the rest of an over-long line in bounded chunks; return its length."""
+    skipped = 0
+    while True:
+        chunk = lines.readline(_CHUNK)
+        skipped += len(chunk.rstrip("\r\n"))
+        if not chunk or chunk.endswith("\n"):
+            return skipped
+
+
+def _stream(lines: TextIO, handle: Callable[[str], None], *, max_line: int | None = None,
+            too_long: Callable[[str, int], None] | None = None) -> None:
     """One question per line, in order. A line that is not valid UTF-8 must not end the
-    stream: undecodable bytes become U+FFFD and the line is answered (or refused) like any other."""
+    stream: undecodable bytes become U+FFFD and the line is answered (or refused) like any other.
+
+    With ``max_line``, no more than that many characters of a line are ever held: a longer
+    line goes to ``too_long(first_part, length)`` and the rest of it is read and dropped."""
     reconfigure = getattr(lines, "reconfigure", None)
     if reconfigure is not None:
         reconfigure(errors="replace")
-    for line in lines:
+    while True:
+        line = lines.readline(max_line) if max_line else lines.readline()
+        if not line:
+            return
+        if max_line and too_long and len(line) >= max_line and not line.endswith("\n"):
+            too_long(line, len(line) + _skip_rest_of_line(lines))
+            continue
         handle(line.rstrip("\r\n"))
 
 
@@ -164,23 +194,33 @@ def cmd_ask(args: argparse.Namespace) -> int:
     library = open_library(settings, _progress_printer(sys.stderr))
     top_k = settings.top_k
 
+    def refuse(q: str, message: str) -> None:
+        if args.json:
+            _emit(error_json(_echo(q), message))
+        else:
+            print(message, flush=True)
+
     def answer_one(q: str) -> None:
         try:
             answer = library.ask(q, top_k)
         except QuestionError as exc:
-            if args.json:
-                _emit(error_json(q, str(exc)))
-            else:
-                print(str(exc), flush=True)
+            refuse(q, str(exc))
             return
         if args.json:
             _emit(answer_json(answer))
         else:
             print(answer_text(answer) + "\n", flush=True)
 
+    def too_long(start: str, length: int) -> None:
+        limit = library.max_question_chars
+        refuse(start, f"That question is too long ({length:,} characters; the limit is {limit:,}).")
+
     if question == "-":
+        # A line this long is refused as too long (however much of it is whitespace) without
+        # ever being held in memory whole.
+        max_line = max(_CHUNK, 4 * library.max_question_chars)
         with watching(library, settings):
-            _stream(sys.stdin, answer_one)
+            _stream(sys.stdin, answer_one, max_line=max_line, too_long=too_long)
         return EXIT_OK
     if not question:
         return _interactive(library, settings, answer_one)
