@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import tomllib
 import typing
@@ -116,7 +117,8 @@ class Settings(BaseSettings):
     @field_validator("log_level", mode="before")
     @classmethod
     def _known_log_level(cls, value: Any) -> Any:
-        if isinstance(value, str) and value.strip().upper() in LOG_LEVELS:
+        # The names logging knows (WARN and FATAL too), as the CLI accepts CITEBOT_LOG_LEVEL.
+        if isinstance(value, str) and isinstance(logging.getLevelName(value.strip().upper()), int):
             return value.strip().upper()
         raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
 

@@ -250,3 +250,4 @@ def test_sensible_values_inside_the_bounds_are_kept() -> None:
                         discord={"cooldown_seconds": 0, "guild_ids": [2**63 - 1]}, _env_file=None)
     assert settings.top_k == 100 and settings.watch_debounce_ms == 60_000 and settings.log_level == "DEBUG"
     assert settings.discord.cooldown_seconds == 0 and settings.discord.guild_ids == [2**63 - 1]
+    assert Settings(log_level=" warn ", _env_file=None).log_level == "WARN"  # what logging accepts
