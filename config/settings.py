@@ -18,7 +18,7 @@ import os
 import tomllib
 import typing
 from pathlib import Path
-from typing import Annotated, Any, Mapping, Sequence
+from typing import Annotated, Any, Callable, Mapping, Sequence
 
 from pydantic import (
     AliasChoices,
@@ -162,7 +162,7 @@ def _load(cls: type[Settings], init: dict[str, Any]) -> Settings:
     env = {name: value for name, value in os.environ.items() if _var_path(cls, name) is not None}
     dotenv_file, dotenv = _read_dotenv(cls)
     toml_file, toml = _read_toml(cls)
-    _check_vars(cls, env, lambda name: f"environment variable {name}")
+    _check_vars(cls, env, _in_environment)
     _check_vars(cls, dotenv, lambda name: f"{name} in {dotenv_file}")
     try:
         return cls(**init)
@@ -177,6 +177,10 @@ def _load(cls: type[Settings], init: dict[str, Any]) -> Settings:
         # Not foreseen by the checks above; still one line and a usage error, never a traceback.
         cause = f" ({exc.__cause__.__class__.__name__}: {exc.__cause__})" if exc.__cause__ else ""
         raise SettingsLoadError(_one_line(f"invalid settings: {exc}{cause}")) from None
+
+
+def _in_environment(name: str) -> str:
+    return f"environment variable {name}"
 
 
 def _one_line(text: str) -> str:
@@ -231,7 +235,7 @@ def _is_json(field: Any) -> bool:
     return typing.get_origin(annotation) in (list, dict, tuple, set)
 
 
-def _check_vars(cls: type[Settings], variables: Mapping[str, str], where) -> None:
+def _check_vars(cls: type[Settings], variables: Mapping[str, str], where: Callable[[str], str]) -> None:
     """Per variable, before pydantic-settings sees it: UTF-8 text, and JSON where JSON is expected."""
     for name, value in variables.items():
         path = _var_path(cls, name)
@@ -311,11 +315,11 @@ def _origin(cls: type[Settings], loc: tuple[Any, ...], init: Mapping[str, Any], 
         return "the settings"
     if keys[0] in init:
         return "the command line"
-    for variables, where in ((env, "environment variable {}"), (dotenv, f"{{}} in {dotenv_file}")):
+    for variables, where in ((env, _in_environment), (dotenv, lambda name: f"{name} in {dotenv_file}")):
         for name in variables:
             path = _var_path(cls, name)
             if path is not None and keys[: len(path)] == path:
-                return where.format(name)
+                return where(name)
     if toml_file is not None and keys[0] in toml:
         return str(toml_file)
     return "the defaults"
