@@ -26,6 +26,13 @@ class UsageError(Exception):
     """Bad invocation: one-line message, exit status 2."""
 
 
+def _folder(text: str) -> Path:
+    """A folder flag: ``Path("")`` would be the working directory, so an empty one is refused."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return Path(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="citebot", description="Answer questions about a folder of articles, with exact quotes."
@@ -34,8 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.required = True
 
     def common(p: argparse.ArgumentParser, top_k: bool = True) -> None:
-        p.add_argument("--articles", type=Path, metavar="DIR", help="articles folder (default: seeds/)")
-        p.add_argument("--cache-dir", type=Path, metavar="DIR", help="index cache folder")
+        p.add_argument("--articles", type=_folder, metavar="DIR", help="articles folder (default: seeds/)")
+        p.add_argument("--cache-dir", type=_folder, metavar="DIR", help="index cache folder")
         p.add_argument("--no-cache", action="store_true", help="do not read or write the index cache")
         p.add_argument("--json", action="store_true", help="machine-readable output")
         if top_k:
@@ -50,17 +57,19 @@ def _parser() -> argparse.ArgumentParser:
     index = sub.add_parser("index", help="build or refresh the index cache")
     common(index, top_k=False)
     run = sub.add_parser("run", help="start the Discord bot")
-    run.add_argument("--articles", type=Path, metavar="DIR", help="articles folder")
-    run.add_argument("--cache-dir", type=Path, metavar="DIR", help="index cache folder")
+    run.add_argument("--articles", type=_folder, metavar="DIR", help="articles folder")
+    run.add_argument("--cache-dir", type=_folder, metavar="DIR", help="index cache folder")
     run.add_argument("--no-cache", action="store_true", help="do not read or write the index cache")
     run.add_argument("--sync-global", action="store_true", help="sync slash commands globally")
     return parser
 
 
 def _settings(args: argparse.Namespace):
+    """Settings for this run; any bad setting is a usage error (one line, exit 2: systemd's unit
+    does not restart on 2, since restarting cannot fix a setting)."""
     from pydantic import ValidationError
 
-    from config import load_settings
+    from config import SettingsLoadError, load_settings
 
     overrides: dict[str, Any] = {
         "articles_dir": getattr(args, "articles", None),
@@ -71,6 +80,8 @@ def _settings(args: argparse.Namespace):
         overrides["use_cache"] = False
     try:
         return load_settings(**overrides)
+    except SettingsLoadError as exc:
+        raise UsageError(str(exc)) from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
@@ -131,13 +142,43 @@ def _emit(obj: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def _stream(lines: TextIO, handle: Callable[[str], None]) -> None:
+# An error reply echoes at most this much of the question: a 50 MB line is not sent back whole.
+ECHO_CHARS = 200
+_CHUNK = 65_536
+
+
+def _echo(question: str) -> str:
+    """The question as an error reply repeats it: clipped with "…" when long."""
+    return question if len(question) <= ECHO_CHARS else question[:ECHO_CHARS] + "…"
+
+
+def _skip_rest_of_line(lines: TextIO) -> int:
+    """Read and drop the rest of an over-long line in bounded chunks; return its length."""
+    skipped = 0
+    while True:
+        chunk = lines.readline(_CHUNK)
+        skipped += len(chunk.rstrip("\r\n"))
+        if not chunk or chunk.endswith("\n"):
+            return skipped
+
+
+def _stream(lines: TextIO, handle: Callable[[str], None], *, max_line: int | None = None,
+            too_long: Callable[[str, int], None] | None = None) -> None:
     """One question per line, in order. A line that is not valid UTF-8 must not end the
-    stream: undecodable bytes become U+FFFD and the line is answered (or refused) like any other."""
+    stream: undecodable bytes become U+FFFD and the line is answered (or refused) like any other.
+
+    With ``max_line``, no more than that many characters of a line are ever held: a longer
+    line goes to ``too_long(first_part, length)`` and the rest of it is read and dropped."""
     reconfigure = getattr(lines, "reconfigure", None)
     if reconfigure is not None:
         reconfigure(errors="replace")
-    for line in lines:
+    while True:
+        line = lines.readline(max_line) if max_line else lines.readline()
+        if not line:
+            return
+        if max_line and too_long and len(line) >= max_line and not line.endswith("\n"):
+            too_long(line, len(line) + _skip_rest_of_line(lines))
+            continue
         handle(line.rstrip("\r\n"))
 
 
@@ -153,23 +194,33 @@ def cmd_ask(args: argparse.Namespace) -> int:
     library = open_library(settings, _progress_printer(sys.stderr))
     top_k = settings.top_k
 
+    def refuse(q: str, message: str) -> None:
+        if args.json:
+            _emit(error_json(_echo(q), message))
+        else:
+            print(message, flush=True)
+
     def answer_one(q: str) -> None:
         try:
             answer = library.ask(q, top_k)
         except QuestionError as exc:
-            if args.json:
-                _emit(error_json(q, str(exc)))
-            else:
-                print(str(exc), flush=True)
+            refuse(q, str(exc))
             return
         if args.json:
             _emit(answer_json(answer))
         else:
             print(answer_text(answer) + "\n", flush=True)
 
+    def too_long(start: str, length: int) -> None:
+        limit = library.max_question_chars
+        refuse(start, f"That question is too long ({length:,} characters; the limit is {limit:,}).")
+
     if question == "-":
+        # A line this long is refused as too long (however much of it is whitespace) without
+        # ever being held in memory whole.
+        max_line = max(_CHUNK, 4 * library.max_question_chars)
         with watching(library, settings):
-            _stream(sys.stdin, answer_one)
+            _stream(sys.stdin, answer_one, max_line=max_line, too_long=too_long)
         return EXIT_OK
     if not question:
         return _interactive(library, settings, answer_one)
@@ -250,7 +301,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     from bot.runner import run_bot
 
-    return run_bot(settings, sync_global=args.sync_global)
+    root = logging.getLogger()
+    previous = root.level
+    root.setLevel(settings.log_level)  # log_level from .env or settings.toml counts too, not only the env
+    try:
+        return run_bot(settings, sync_global=args.sync_global)
+    finally:
+        root.setLevel(previous)
 
 
 COMMANDS = {"ask": cmd_ask, "search": cmd_search, "index": cmd_index, "run": cmd_run}

@@ -65,15 +65,36 @@ def escape(text: str) -> str:
     return _EVERYONE.sub("@\u200b\\1", escaped)
 
 
+_WORD = re.compile(r"\S+")
+
+
+def flat_prefix(text: str, size: int) -> str:
+    """The first ``size`` characters of ``" ".join(text.split())``, without splitting all of
+    ``text``: a megabyte-long title costs no more to clip than one just over the limit."""
+    words: list[str] = []
+    used = 0
+    for match in _WORD.finditer(text):
+        word = text[match.start():min(match.end(), match.start() + size - used + 1)]
+        words.append(word)
+        used += len(word) + 1
+        if used > size:
+            break
+    return " ".join(words)[:size]
+
+
 def clip(text: str, limit: int, *, raw: bool = False) -> str:
-    """``text`` escaped (unless ``raw``) and cut at a word boundary with "…" to fit ``limit``."""
-    render = (lambda s: s) if raw else escape
-    out = render(text)
-    if dlen(out) <= limit:
-        return out
+    """``text`` escaped (unless ``raw``) and cut at a word boundary with "…" to fit ``limit``.
+
+    Linear in ``text`` whatever its size: escaping never shortens text and a UTF-16 count is
+    never below the character count, so only the first ``limit + 1`` characters (after
+    whitespace is folded) can appear in the result, and only they are ever escaped."""
     if limit <= 0:
         return ""
-    flat = " ".join(text.split()) if not raw else text
+    flat = text[: limit + 1] if raw else flat_prefix(text, limit + 1)
+    render = (lambda s: s) if raw else escape
+    out = render(flat)
+    if len(flat) <= limit and dlen(out) <= limit:  # the whole text, and it fits
+        return out
     lo, hi = 0, len(flat)
     while lo < hi:  # longest prefix whose rendering (plus "…") fits
         mid = (lo + hi + 1) // 2
@@ -97,6 +118,8 @@ def safe_url(url: str | None) -> str | None:
     if not url:
         return None
     url = url.strip()
+    if len(url) > 512:  # dlen >= len: too long to show, and not worth a regex pass
+        return None
     return url if _URL.fullmatch(url) and dlen(url) <= 512 else None
 
 
@@ -226,7 +249,7 @@ def example_questions(titles: Iterable[str], limit: int = 3) -> list[str]:
     """Questions built from loaded article titles, so the examples always have answers nearby."""
     out: list[str] = []
     for title in titles:
-        title = " ".join(title.split()).rstrip(" .!?:")
+        title = flat_prefix(title, 300).rstrip(" .!?:")  # clipped to 160 below; no need to fold more
         if title and title not in out:
             out.append(title)
         if len(out) >= limit:

@@ -187,6 +187,50 @@ def test_ask_json_stdin_one_object_per_line_in_order(tmp_path: Path, articles: P
         assert_citations_verbatim(obj, articles)
 
 
+def test_ask_stdin_echoes_a_too_long_line_clipped_not_whole(tmp_path: Path, articles: Path) -> None:
+    # A 5 MB line used to come back whole in the JSON error object (50 MB in, 50 MB out).
+    huge, long = "why " * 1_250_000, "x" * 600
+    data = f"{huge}\n{long}\nWhen did the Wexley harbour bridge reopen?\n"
+    proc = run(tmp_path, "ask", "--json", "--articles", str(articles), "--no-cache", "-", input=data)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 3 and all(len(line) < 1_000 for line in lines[:2])
+    first, second, third = (json.loads(line) for line in lines)
+    assert first["question"] == huge[:200] + "…" and "too long" in first["error"] and first["found"] is False
+    assert "5,000,000 characters" in first["error"]
+    assert second["question"] == long[:200] + "…" and "too long" in second["error"]
+    assert third["found"] is True and "Monday" in third["answer"]  # the stream goes on
+    text = run(tmp_path, "ask", "--articles", str(articles), "--no-cache", "-", input=data)
+    assert text.returncode == 0 and len(text.stdout) < 5_000, text.stdout[:300]
+    assert text.stdout.count("too long") == 2 and "Monday" in text.stdout
+
+
+class _RecordingStdin(io.StringIO):
+    """stdin that notes how much each read asked for (None or -1: the whole line, however long)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.sizes: list[int | None] = []
+
+    def readline(self, size: int | None = -1) -> str:  # type: ignore[override]
+        self.sizes.append(size)
+        return super().readline(size)
+
+    def __next__(self) -> str:
+        self.sizes.append(None)
+        return super().__next__()
+
+
+def test_ask_stdin_never_reads_an_unbounded_line(in_process: Path, articles: Path, capsys, monkeypatch) -> None:
+    stdin = _RecordingStdin("q" * 1_000_000 + "\nWhen did the Wexley harbour bridge reopen?\n")
+    monkeypatch.setattr(sys, "stdin", stdin)
+    assert cli.main(["ask", "--json", "--articles", str(articles), "--no-cache", "-"]) == 0
+    objs = json_lines(capsys.readouterr().out)
+    assert [o["found"] for o in objs] == [False, True] and objs[0]["question"] == "q" * 200 + "…"
+    assert stdin.sizes and all(size is not None and 0 < size <= 1_000_000 // 4 for size in stdin.sizes), \
+        stdin.sizes
+
+
 def test_ask_json_stdin_survives_a_line_that_is_not_utf8(tmp_path: Path, articles: Path) -> None:
     data = b"caf\xe9 \xff bridge?\nWhen did the Wexley harbour bridge reopen?\n"
     proc = run(tmp_path, "ask", "--json", "--articles", str(articles), "--no-cache", "-", input=data,

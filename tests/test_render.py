@@ -170,3 +170,80 @@ def test_any_help_renders_within_limits(titles, prefix):
                      cooldown_rate=3, cooldown_seconds=10.5, max_question_chars=500)
     assert_embed_fits(render_help(text).embed)
     assert dlen(render_help(text, embeds=False).content) <= CONTENT_MAX
+
+
+# --- cost: linear in the text, and off the event loop (issue 12, section 3) ---------------------------
+
+
+def _escaped_chars(monkeypatch, answer: Answer) -> int:
+    """Render ``answer`` every way the bot does; return how many characters went through escape()."""
+    import bot.render as render
+
+    seen: list[int] = []
+    real = render.escape
+
+    def counting(text: str) -> str:
+        seen.append(len(text))
+        return real(text)
+
+    monkeypatch.setattr(render, "escape", counting)
+    embed = render.answer_embed(answer)
+    content = render.answer_text(answer)
+    monkeypatch.setattr(render, "escape", real)
+    assert_embed_fits(embed)
+    assert 0 < dlen(content) <= CONTENT_MAX
+    return sum(seen)
+
+
+def _huge(size: int, found: bool) -> Answer:
+    title = ("Council *votes* on the [harbour] bridge @everyone " * (size // 50 + 1))[:size]
+    quote = ("The bridge reopens on Monday after repairs. " * (size // 44 + 1))[:size]
+    c = Citation(1, title, "a/" * (size // 2), 3, quote, 1.0, "https://x.example/" + "p" * size)
+    if found:
+        return Answer(title, True, quote, (c,), (), 1.0)
+    return Answer(title, False, "", (), (c, c), 1.0)
+
+
+def test_a_five_megabyte_title_and_quote_escape_only_a_bounded_prefix(monkeypatch):
+    # The old clip() escaped the whole text, then again at every step of a binary search: a 5 MB
+    # title blocked the event loop for seconds. Now only about `limit` characters are escaped per
+    # clip, so rendering 5 MB costs the same escaping as 50 KB (and far less than 5 MB).
+    for found in (True, False):
+        small = _escaped_chars(monkeypatch, _huge(50_000, found))
+        big = _escaped_chars(monkeypatch, _huge(5_000_000, found))
+        assert big == small, (found, small, big)
+        assert big < 200_000, big
+
+
+def test_a_title_of_whitespace_and_one_giant_word_still_clips(monkeypatch):
+    for title in (" \n\t" * 1_000_000 + "end", "x" * 3_000_000, "\u3000".join(["w"] * 1_000_000)):
+        answer = Answer(title, True, title, (cite(title=title, quote=title),), (), 1.0)
+        assert _escaped_chars(monkeypatch, answer) < 200_000
+    assert clip(" \n " * 100_000 + "a  b", 10) == "a b"
+
+
+async def test_answers_are_rendered_off_the_event_loop(monkeypatch):
+    import threading
+
+    import simcord
+
+    import bot.cogs.ask as ask_cog
+    from fixtures.discord.simbot import make_bot
+
+    loop_thread = threading.get_ident()
+    threads: list[int] = []
+    real = ask_cog.render_answer
+
+    def recording(*args, **kwargs):
+        threads.append(threading.get_ident())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ask_cog, "render_answer", recording)
+    async with simcord.run(make_bot()) as env:
+        guild = env.create_guild()
+        channel = guild.create_text_channel("general")
+        alice = guild.add_member(env.create_user("alice"))
+        await alice.send(channel, "!ask How often will the harbour ferry run?")
+        await alice.slash(channel, "ask", question="How often will the harbour ferry run?")
+        assert "every forty minutes" in channel.last_message.embeds[0].description
+    assert len(threads) == 2 and loop_thread not in threads

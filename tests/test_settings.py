@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from pydantic_settings import SettingsConfigDict
 
 import config
-from config import DiscordSettings, Settings, load_settings
+from config import DiscordSettings, Settings, SettingsLoadError, load_settings
 from config.settings import DEFAULT_TOML
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -147,9 +147,38 @@ def test_nothing_is_built_at_import_time(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "key, value",
-    [("max_file_bytes", 0), ("max_question_chars", 0), ("watch_debounce_ms", -1), ("watch_stable_ms", -5)],
+    [("max_file_bytes", 0), ("max_question_chars", 0), ("watch_debounce_ms", -1), ("watch_stable_ms", -5),
+     ("max_file_bytes", 10**10), ("max_question_chars", 10**6), ("watch_debounce_ms", 10**20),
+     ("watch_stable_ms", 60_001), ("top_k", 101)],
 )
 def test_nonsense_limits_are_rejected_at_load(key: str, value: int) -> None:
     # A zero cap would skip every file or refuse every question without saying why.
     with pytest.raises(ValidationError, match=key):
         Settings(**{key: value}, _env_file=None)
+
+
+def test_load_settings_names_the_setting_and_its_source(custom: type[Settings], isolated: Path, monkeypatch) -> None:
+    # load_settings reads the real Settings class; point its TOML at the custom file for this test.
+    monkeypatch.setitem(Settings.model_config, "toml_file", isolated / "settings.toml")
+    (isolated / "settings.toml").write_text("[discord]\ncooldown_seconds = nan\n")
+    with pytest.raises(SettingsLoadError, match=r"discord\.cooldown_seconds from /.*/settings\.toml: "
+                                                 r"Input should be a finite number"):
+        load_settings()
+    (isolated / ".env").write_text("CITEBOT_WATCH_STABLE_MS=-1\n")
+    with pytest.raises(SettingsLoadError, match=r"watch_stable_ms from CITEBOT_WATCH_STABLE_MS in .*\.env"):
+        load_settings()
+    monkeypatch.setenv("citebot_watch_stable_ms", "99999999")  # case-insensitive, like pydantic-settings
+    with pytest.raises(SettingsLoadError, match="from environment variable citebot_watch_stable_ms"):
+        load_settings()
+    with pytest.raises(SettingsLoadError, match="top_k from the command line"):
+        load_settings(top_k=0, watch_stable_ms=5)
+    (isolated / "settings.toml").write_text("[discord]\ncooldown_seconds = 2\n")
+    assert load_settings(watch_stable_ms=5).watch_stable_ms == 5  # a flag wins over the bad sources
+
+
+def test_unknown_variables_are_still_ignored(isolated: Path, monkeypatch) -> None:
+    # extra="ignore": an old .env with retired keys (even bad JSON or bytes) never breaks a start.
+    monkeypatch.setenv("CITEBOT_RETIRED_SETTING", "[1,")
+    monkeypatch.setenv("CITEBOT_DISCORD__RETIRED", "\udcff")
+    (isolated / ".env").write_text("CITEBOT_OLD__KEY=[\nOTHER_TOOL=x\n")
+    assert load_settings().top_k == 5

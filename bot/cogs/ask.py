@@ -6,6 +6,7 @@ so the bot's one error handler words them.
 """
 from __future__ import annotations
 
+import functools
 import re
 import time
 from typing import TYPE_CHECKING
@@ -64,7 +65,7 @@ class AskCog(commands.Cog, name="Ask"):
     # --- the one answer path ------------------------------------------------------------------
 
     async def answer(self, ctx: commands.Context, question: str) -> None:
-        """Check the question, defer a slash command at once, score in a thread, reply."""
+        """Check the question, defer a slash command at once, score and render in a thread, reply."""
         limit = min(self.discord.max_question_chars, self.library.max_question_chars)
         try:
             question = clean_question(question, limit)
@@ -78,7 +79,10 @@ class AskCog(commands.Cog, name="Ask"):
         except QuestionError as exc:
             raise UserFacingError(str(exc)) from None
         took_ms = (time.perf_counter() - started) * 1000
-        await respond(ctx, render_answer(answer, took_ms=took_ms, embeds=embeds_allowed(ctx)))
+        # Rendering escapes and clips article text: linear, but a huge title or quote is still
+        # real work, so it runs on the scoring threads too, never on the event loop.
+        render = functools.partial(render_answer, answer, took_ms=took_ms, embeds=embeds_allowed(ctx))
+        await respond(ctx, await self.bot.score(render))
 
     @commands.hybrid_command(name="ask", description="Ask a question about the articles; get the quote and its source")
     @app_commands.describe(question=f"Your question, e.g. “{EXAMPLE}”")
