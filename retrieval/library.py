@@ -16,7 +16,9 @@ from typing import Callable, Iterable
 
 from retrieval import cache
 from retrieval.analyzer import tokenize
-from retrieval.answer import CANDIDATE_PASSAGES, Weights, choose_answer
+from retrieval.answer import candidate_pool, choose_answer
+from retrieval.candidates import CANDIDATE_PASSAGES, Pool
+from retrieval.ranker import AnswerModel
 from retrieval.corpus import Doc, Snapshot, Vocabulary, build_snapshot, content_hash, make_doc
 from retrieval.index import BM25Params
 from retrieval.loader import DEFAULT_MAX_BYTES, SkipFile, parse_article, read_bytes, scan
@@ -70,7 +72,7 @@ class Library:
         max_file_bytes: int = DEFAULT_MAX_BYTES,
         max_question_chars: int = MAX_QUESTION_CHARS,
         params: BM25Params = BM25Params(),
-        weights: Weights = Weights(),
+        model: AnswerModel | None = None,
         create: bool = False,
     ) -> None:
         self.folder = Path(folder).expanduser()
@@ -89,7 +91,7 @@ class Library:
         self.max_file_bytes = max_file_bytes
         self.max_question_chars = max_question_chars
         self.params = params
-        self.weights = weights
+        self.model = model  # None: the shipped answer model
         self._vocab = Vocabulary()
         self._refresh_lock = threading.Lock()
         self._skip_memo: dict[str, tuple[int, int, str]] = {}
@@ -238,18 +240,25 @@ class Library:
         """The answering sentence(s) with citations, or found=False with the closest passages."""
         started = time.perf_counter()
         question = clean_question(question, self.max_question_chars)
+        snap, hits, idf = self._retrieve(question, top_k)
+        answer = choose_answer(question, hits, idf, lambda hit: self._next_passage(snap, hit), self.model)
+        took = (time.perf_counter() - started) * 1000
+        return Answer(answer.question, answer.found, answer.text, answer.citations,
+                      answer.see_also[:top_k], round(took, 2))
+
+    def candidate_pool(self, question: str) -> Pool | None:
+        """The candidate sentences ``ask`` ranks, with their features (for training the model)."""
+        question = clean_question(question, self.max_question_chars)
+        snap, hits, idf = self._retrieve(question, CANDIDATE_PASSAGES)
+        return candidate_pool(question, hits, idf, lambda hit: self._next_passage(snap, hit))
+
+    def _retrieve(self, question: str, top_k: int) -> tuple[Snapshot, list[Hit], Callable[[str], float]]:
         snap = self._snapshot
         terms = tokenize(question)
         ids = snap.vocab.lookup(terms)
         ranked = snap.index.top(ids, max(top_k, CANDIDATE_PASSAGES))
         hits = [Hit(snap.passage(pid), score) for pid, score in ranked]
-        answer = choose_answer(
-            question, hits, self._idf_lookup(snap, terms, ids), self.weights,
-            neighbours=lambda hit: self._next_passage(snap, hit),
-        )
-        took = (time.perf_counter() - started) * 1000
-        return Answer(answer.question, answer.found, answer.text, answer.citations,
-                      answer.see_also[:top_k], round(took, 2))
+        return snap, hits, self._idf_lookup(snap, terms, ids)
 
     @staticmethod
     def _next_passage(snap: Snapshot, hit: Hit) -> Hit | None:

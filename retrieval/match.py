@@ -1,0 +1,152 @@
+"""How much of a question a piece of text holds: the measures the answer features are made of.
+
+A question is analysed once (:class:`Question`); a :class:`Scorer` then weighs its terms by idf
+(names count extra) and measures sentences, windows and passages against it: the share of the
+question's idf mass they hold (a WordNet synonym of a missing word counting for part of its
+weight), the share of its in-order word pairs, how close together the matched words sit.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Callable, Sequence
+
+from retrieval.analyzer import sentence_spans, tokenize, words
+from retrieval.question import Expect, expected_type
+from retrieval.synonyms import Synonyms, synonyms
+
+NAME_BOOST = 0.5  # extra weight for terms the question capitalises (names, places)
+SYNONYM_SHARE = 0.5  # a question term's synonym counts for this share of the term's weight
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question analysed once: its content terms, the named ones, words and expected type."""
+
+    text: str
+    terms: tuple[str, ...]
+    names: frozenset[str]
+    words: frozenset[str]
+    expect: Expect
+
+    @classmethod
+    def parse(cls, text: str) -> "Question":
+        terms = tuple(t for t in dict.fromkeys(tokenize(text)) if t not in FRAME_TERMS)
+        return cls(text, terms or tuple(dict.fromkeys(tokenize(text))), named_terms(text),
+                   frozenset(words(text)), expected_type(text))
+
+
+# Words that frame the question rather than its topic ("what sort of", "how many").
+FRAME_TERMS = frozenset(tokenize("sort kind type many much"))
+
+
+def named_terms(question: str) -> frozenset[str]:
+    """Terms of words the question capitalises past its first word: its names and places."""
+    names = re.findall(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w'’-]*", question.strip())
+    return frozenset(tokenize(" ".join(names)))
+
+
+def proximity(sentence_terms: Sequence[str], wanted: set[str]) -> float:
+    """Matched distinct terms / width of the smallest window holding them all (0 if under 2)."""
+    positions = [i for i, t in enumerate(sentence_terms) if t in wanted]
+    need = len({sentence_terms[i] for i in positions})
+    if need < 2:
+        return 0.0
+    best = len(sentence_terms)
+    counts: dict[str, int] = {}
+    have = left = 0
+    for pos in positions:
+        term = sentence_terms[pos]
+        counts[term] = counts.get(term, 0) + 1
+        have += counts[term] == 1
+        while have == need:
+            best = min(best, pos - positions[left] + 1)
+            lterm = sentence_terms[positions[left]]
+            counts[lterm] -= 1
+            have -= counts[lterm] == 0
+            left += 1
+    return need / best
+
+
+class Scorer:
+    """Measures text against one question with fixed idf weights."""
+
+    def __init__(self, question: Question, idf: Callable[[str], float], synonym_share: float = SYNONYM_SHARE) -> None:
+        self.q = question
+        self.synonym_share = synonym_share
+        boost = 1 + NAME_BOOST
+        self.idf = {t: idf(t) * (boost if t in question.names else 1) for t in question.terms}
+        self.total = sum(self.idf.values()) or 1.0
+        self.wanted = set(question.terms)
+        self.pairs = question_pairs(question.text, self.idf)
+        self.pairs_total = sum(self.pairs.values()) or 1.0
+        # Per question term: its one-word synonyms, and the first words of its phrases ("fall
+        # behind"), as sets, so most sentences cost two C-level disjointness tests; only a
+        # sentence holding a phrase's first word is checked for the rest of it. A synonym that
+        # is itself a question term already counts in full for that term.
+        self.synonyms: dict[str, tuple[frozenset[str], frozenset[str], Synonyms]] = {}
+        if synonym_share > 0:
+            for t in question.terms:
+                found = tuple(s for s in synonyms(t) if not self.wanted.issuperset(s))
+                if found:
+                    phrases = tuple(s for s in found if len(s) > 1)
+                    self.synonyms[t] = (frozenset(s[0] for s in found if len(s) == 1),
+                                        frozenset(p[0] for p in phrases), phrases)
+
+    def share(self, terms: set[str] | frozenset[str]) -> float:
+        """The share of the question's idf mass found in ``terms``, a synonym counting for part
+        of its term's weight."""
+        found = 0.0
+        for t, w in self.idf.items():
+            if t in terms:
+                found += w
+            elif t in self.synonyms:
+                singles, heads, phrases = self.synonyms[t]
+                if not singles.isdisjoint(terms) or (
+                    not heads.isdisjoint(terms) and any(terms.issuperset(p) for p in phrases)
+                ):
+                    found += w * self.synonym_share
+        return found / self.total
+
+    def exact_share(self, terms: set[str] | frozenset[str]) -> float:
+        """``share`` without synonyms: what the no-answer decision leans on, since a question on
+        another topic can share synonyms with an article without being answered by it."""
+        return sum(w for t, w in self.idf.items() if t in terms) / self.total
+
+    def largest_missing(self, terms: frozenset[str]) -> float:
+        """The largest share of the question's idf mass held by one term missing from ``terms``."""
+        return max((w for t, w in self.idf.items() if t not in terms), default=0.0) / self.total
+
+    def pair_share(self, sentence_terms: Sequence[str]) -> float:
+        """The share of the question's word-pair weight found, in order, in ``sentence_terms``."""
+        if not self.pairs:
+            return 0.0
+        found = set(zip(sentence_terms, sentence_terms[1:]))
+        return sum(w for pair, w in self.pairs.items() if pair in found) / self.pairs_total
+
+
+def question_pairs(question: str, idf: dict[str, float]) -> dict[tuple[str, str], float]:
+    """Consecutive content terms of the question (stopwords and frame words skipped), each pair
+    weighted by its terms' mean idf. Bag-of-words overlap cannot tell "interest rates rose" from a
+    sentence that has "interest" and "rates" far apart; a sentence repeating the question's
+    phrases in order is usually the one it was asked about."""
+    terms = [t for t in tokenize(question) if t in idf]
+    return {(a, b): (idf[a] + idf[b]) / 2 for a, b in zip(terms, terms[1:]) if a != b}
+
+
+@lru_cache(maxsize=4096)
+def analyse(title: str, text: str) -> tuple[frozenset[str], list[tuple[int, int]], list[list[str]]]:
+    """Title terms, sentence spans and each sentence's terms of one passage. Cached: popular
+    passages come back question after question, and analysing them is most of ask()'s cost."""
+    spans = sentence_spans(text)
+    return frozenset(tokenize(title)), spans, [tokenize(text[s:e]) for s, e in spans]
+
+
+@lru_cache(maxsize=256)
+def article_terms(title: str, text: str) -> frozenset[str]:
+    """Every term of an article. Cached: tokenising a whole article per question was a fifth of
+    ask()'s time on off-topic questions, whose names are rarely in the chosen passage."""
+    return frozenset(tokenize(text)) | frozenset(tokenize(title))
+
+
