@@ -161,3 +161,12 @@ def test_seed_sentence_with_initial_and_dash_stays_whole() -> None:
     text = ("Photo provided yesterday by the North Korean government shows North Korean leader Kim "
             "Jong-un (R) meeting Kim Yong Chol, who travelled to Washington. – AP")
     assert sentences(text)[0].endswith("Washington.")
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "known limit: Snowball stems 'Titanic' to 'titan'. Guards that keep a capitalised word "
+    "unstemmed measured no better on SQuAD and news-dev (the narrowest level, the broadest 6.5 "
+    "points lower: benchmarks.answers, issue 11) and make a lower-case 'titanic' question "
+    "match Titan alone; not shipped"))
+def test_a_capitalised_name_is_not_stemmed_into_another_word() -> None:
+    assert tokenize("When did the Titanic sink?")[0] != tokenize("the Titan corporation")[0]
