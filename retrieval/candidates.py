@@ -54,6 +54,8 @@ FEATURES = (
     "length",  # log of the sentence's term count
     "digits",  # holds a digit
     "quote",  # holds quotation marks (speech)
+    "article_share",  # share of the question anywhere in the sentence's article (and its title)
+    "paragraph_pos",  # 1 / paragraph number in the article
 )
 _DIGIT = re.compile(r"\d")
 _WHY = re.compile(r"^\s*(why|what (caused|made|led)|how come)\b", re.I)
@@ -92,7 +94,7 @@ def _typed(expect: Expect, kind: float) -> list[float]:
 def _row(question: Question, scorer: Scorer, text: str, terms: list[str], before: Sequence[str],
          title: frozenset[str], support: float, exact_support: float, focus: float, anchors: frozenset[str],
          anchored: float, expects: float, bm25: float, rank: int, first: bool, lede: bool,
-         continuation: bool) -> list[float]:
+         continuation: bool, article_share: float, paragraph: int) -> list[float]:
     """One candidate's features, in the order of ``FEATURES``."""
     term_set = set(terms)
     window = term_set | title | set(before)
@@ -106,9 +108,10 @@ def _row(question: Question, scorer: Scorer, text: str, terms: list[str], before
         kind, expects, *_typed(question.expect, kind), names, names if question.expect in _NAMED else 0.0,
         float(bool(_WHY.search(question.text) and _CAUSE.search(text))),
         len(term_set - scorer.wanted) / (len(term_set) or 1),
-        (len(anchors & term_set) / len(anchors)) if anchors else 1.0, anchored,
+        1.0 - len(scorer.missing_anchors(anchors, term_set)) / len(anchors) if anchors else 1.0, anchored,
         bm25, 1.0 / (1 + rank), float(first), float(lede), float(continuation),
         math.log1p(len(terms)), float(bool(_DIGIT.search(text))), float(bool(_QUOTE.search(text))),
+        article_share, 1.0 / paragraph,
     ]
 
 
@@ -121,28 +124,33 @@ def collect(
     """The candidates of ``hits`` (best BM25 first) and their features."""
     hits = list(hits[:CANDIDATE_PASSAGES])
     top_score = (hits[0].score if hits else 0.0) or 1.0
-    anchors = question.names | {t for t in question.terms if t[0].isdigit()}
+    anchors = frozenset(question.names | {t for t in question.terms if t[0].isdigit()})
     expects = float(question.expect is not Expect.ANY)
     candidates: list[Candidate] = []
     rows: list[list[float]] = []
     spans_of: dict[int, list[tuple[int, int]]] = {}
     anchored_memo: dict[str, float] = {}
+    article_shares: dict[str, float] = {}
 
     def anchored(hit: Hit, context: frozenset[str] | set[str]) -> float:
-        missing = anchors - context
-        if not missing:
+        if not scorer.missing_anchors(anchors, context):
             return 1.0
         article = hit.passage.article
         if article.path not in anchored_memo:
-            anchored_memo[article.path] = float(missing <= article_terms(article.title, article.text))
+            whole = article_terms(article.title, article.text)
+            anchored_memo[article.path] = float(not scorer.missing_anchors(anchors, whole))
         return anchored_memo[article.path]
 
     def add(hit: Hit, rank: int, i: int, s: int, e: int, terms: list[str], before: Sequence[str],
             title: frozenset[str], support: float, exact_support: float, focus: float,
             passage_anchor: float, continuation: bool, bm25: float) -> None:
+        article = hit.passage.article
+        if article.path not in article_shares:
+            article_shares[article.path] = scorer.share(article_terms(article.title, article.text))
         rows.append(_row(question, scorer, hit.passage.text[s:e], terms, before, title, support, exact_support,
                          focus, anchors, passage_anchor, expects, bm25, rank, i == 0,
-                         hit.passage.paragraph == 1, continuation))
+                         hit.passage.paragraph == 1, continuation, article_shares[article.path],
+                         hit.passage.paragraph))
         candidates.append(Candidate(hit, i, hit.passage.start + s, hit.passage.start + e))
 
     in_hits = {hit.passage.id for hit in hits}
@@ -181,12 +189,13 @@ def sentence_features(question: Question, scorer: Scorer, sentences: Sequence[st
     support, exact = scorer.share(passage_terms), scorer.exact_share(passage_terms)
     focus = max((scorer.share(set(t)) for t in terms), default=0.0)
     rows = []
-    anchors = question.names | {t for t in question.terms if t[0].isdigit()}
-    anchored = float(anchors <= passage_terms)
+    anchors = frozenset(question.names | {t for t in question.terms if t[0].isdigit()})
+    anchored = float(not scorer.missing_anchors(anchors, passage_terms))
     expects = float(question.expect is not Expect.ANY)
     for i, sentence in enumerate(sentences):
         rows.append(_row(question, scorer, sentence, terms[i], terms[i - 1] if i else (), frozenset(),
-                         support, exact, focus, anchors, anchored, expects, 1.0, 0, i == 0, True, False))
+                         support, exact, focus, anchors, anchored, expects, 1.0, 0, i == 0, True, False,
+                         support, 1))
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
 
 

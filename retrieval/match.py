@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 
 from retrieval.analyzer import sentence_spans, tokenize, words
 from retrieval.question import Expect, expected_type
-from retrieval.synonyms import Synonyms, synonyms
+from retrieval.synonyms import Synonyms, related, synonyms
 
 NAME_BOOST = 0.5  # extra weight for terms the question capitalises (names, places)
 SYNONYM_SHARE = 0.5  # a question term's synonym counts for this share of the term's weight
@@ -86,6 +86,8 @@ class Scorer:
         # sentence holding a phrase's first word is checked for the rest of it. A synonym that
         # is itself a question term already counts in full for that term.
         self.synonyms: dict[str, tuple[frozenset[str], frozenset[str], Synonyms]] = {}
+        # Word-form relatives ("Italian" / "Italy") count as the word itself.
+        self.relatives = {t: r for t in question.terms if (r := frozenset(related(t)) - self.wanted)}
         if synonym_share > 0:
             for t in question.terms:
                 found = tuple(s for s in synonyms(t) if not self.wanted.issuperset(s))
@@ -95,11 +97,11 @@ class Scorer:
                                         frozenset(p[0] for p in phrases), phrases)
 
     def share(self, terms: set[str] | frozenset[str]) -> float:
-        """The share of the question's idf mass found in ``terms``, a synonym counting for part
-        of its term's weight."""
+        """The share of the question's idf mass found in ``terms``, a word-form relative counting
+        as its word and a synonym for part of its word's weight."""
         found = 0.0
         for t, w in self.idf.items():
-            if t in terms:
+            if t in terms or (t in self.relatives and not self.relatives[t].isdisjoint(terms)):
                 found += w
             elif t in self.synonyms:
                 singles, heads, phrases = self.synonyms[t]
@@ -113,6 +115,12 @@ class Scorer:
         """``share`` without synonyms: what the no-answer decision leans on, since a question on
         another topic can share synonyms with an article without being answered by it."""
         return sum(w for t, w in self.idf.items() if t in terms) / self.total
+
+    def missing_anchors(self, anchors: frozenset[str], terms: frozenset[str] | set[str]) -> frozenset[str]:
+        """The question's names and numbers absent from ``terms`` (a relative standing in:
+        "Chinese" is answered by a sentence about China)."""
+        return frozenset(a for a in anchors if a not in terms
+                         and (a not in self.relatives or self.relatives[a].isdisjoint(terms)))
 
     def largest_missing(self, terms: frozenset[str]) -> float:
         """The largest share of the question's idf mass held by one term missing from ``terms``."""
