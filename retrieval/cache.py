@@ -67,7 +67,12 @@ def _crc_file(path: Path) -> int:
 
 
 def _crc_array(array: np.ndarray) -> int:
-    """CRC-32 of an array's data (not its .npy header), computed without a copy."""
+    """CRC-32 of an array's data (not its .npy header), computed without a copy.
+
+    An empty array (an empty folder's index) has no bytes: its CRC is that of ``b""``, 0 —
+    ``memoryview.cast`` refuses a view with a zero in its shape."""
+    if array.size == 0:
+        return 0
     return zlib.crc32(memoryview(np.ascontiguousarray(array)).cast("B"))
 
 
