@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import zlib
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 
@@ -109,8 +109,13 @@ def save(
     params: BM25Params,
     postings: tuple[np.ndarray, np.ndarray, np.ndarray],
     skipped: tuple[Skipped, ...],
+    stamps: Mapping[str, tuple[int, int, int, int]] | None = None,
 ) -> None:
-    """Write the cache for ``docs`` (already in snapshot order) atomically to ``target``."""
+    """Write the cache for ``docs`` (already in snapshot order) atomically to ``target``.
+
+    ``stamps`` are the files' scan stamps (size, mtime_ns, ctime_ns, inode) as they were read;
+    a file without one is re-checked (read and hashed) on the next open."""
+    stamps = stamps or {}
     _check_location(target, articles_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=target.name + ".tmp-", dir=target.parent))
@@ -157,9 +162,9 @@ def save(
             "vocab_size": len(vocab),
             "files": [
                 {
-                    "path": d.path, "size": d.size, "mtime_ns": d.mtime_ns, "sha256": d.sha256,
-                    "title": d.title, "url": d.url, "published": d.published, "source": d.source,
-                    "passages": d.n_passages,
+                    "path": d.path, "size": d.size, "mtime_ns": d.mtime_ns, **_stamp_fields(stamps.get(d.path)),
+                    "sha256": d.sha256, "title": d.title, "url": d.url, "published": d.published,
+                    "source": d.source, "passages": d.n_passages,
                 }
                 for d in docs
             ],
@@ -184,14 +189,22 @@ def save(
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-class Loaded:
-    """A validated cache: docs (texts read lazily from the blob), vocabulary, postings."""
+def _stamp_fields(stamp: tuple[int, int, int, int] | None) -> dict[str, int]:
+    return {"ctime_ns": stamp[2], "ino": stamp[3]} if stamp else {}
 
-    def __init__(self, docs: list[Doc], vocab: Vocabulary, postings: tuple, skipped: tuple) -> None:
+
+class Loaded:
+    """A validated cache: docs (texts read lazily from the blob), vocabulary, postings, and the
+    scan stamp each file had when it was read (absent for files a version 2 cache has no
+    ctime/inode for: those are read and hashed once more)."""
+
+    def __init__(self, docs: list[Doc], vocab: Vocabulary, postings: tuple, skipped: tuple,
+                 stamps: dict[str, tuple[int, int, int, int]] | None = None) -> None:
         self.docs = docs
         self.vocab = vocab
         self.postings = postings
         self.skipped = skipped
+        self.stamps = stamps or {}
 
 
 def _load_array(folder: Path, name: str) -> np.ndarray:
@@ -289,8 +302,11 @@ def _load_validated(target: Path, manifest: dict[str, Any]) -> Loaded:
     flat = _Flat(spans.astype(np.int32, copy=False), terms.astype(np.int32, copy=False), offsets)
     bounds = text_offsets.tolist()
     docs: list[Doc] = []
+    stamps: dict[str, tuple[int, int, int, int]] = {}
     p = 0
     for i, f in enumerate(files):
+        if "ctime_ns" in f and "ino" in f:
+            stamps[str(f["path"])] = (int(f["size"]), int(f["mtime_ns"]), int(f["ctime_ns"]), int(f["ino"]))
         n = int(f["passages"])
         docs.append(
             Doc.in_flat(
@@ -300,4 +316,4 @@ def _load_validated(target: Path, manifest: dict[str, Any]) -> Loaded:
             )
         )
         p += n
-    return Loaded(docs, Vocabulary(vocab_terms), (term_offsets, post_docs, post_tfs), skipped)
+    return Loaded(docs, Vocabulary(vocab_terms), (term_offsets, post_docs, post_tfs), skipped, stamps)

@@ -157,3 +157,101 @@ def test_crc_of_empty_arrays() -> None:
 
     assert cache._crc_array(np.zeros(0, np.int64)) == cache._crc_array(np.zeros((0, 3), np.int32)) == 0
     assert cache._crc_array(np.arange(4, dtype=np.int32)) != 0
+
+
+# --- 4. a same-size edit that keeps the old mtime ----------------------------------------------------
+
+STALE = "Harbour budget\n\nThe council set aside 41 million for the harbour works.\n"
+FRESH = "Harbour budget\n\nThe council set aside 47 million for the harbour works.\n"
+BUDGET_Q = "How much did the council set aside for the harbour works?"
+
+
+def rewrite_keeping_mtime(path: Path, text: str) -> None:
+    """What `cp -p`, `rsync -t` and `tar x` do: new bytes, same size, the old mtime put back."""
+    before = path.stat()
+    assert len(text.encode()) == before.st_size
+    path.write_text(text)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+
+
+def quoted(library: Library) -> str:
+    answer = library.ask(BUDGET_Q)
+    assert answer.found
+    return " ".join(c.quote for c in answer.citations)
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_same_size_edit_with_the_old_mtime_is_seen_by_a_live_refresh(folder, cache_dir, use_cache) -> None:
+    path = folder / "budget.txt"
+    path.write_text(STALE)
+    library = Library.open(folder, cache_dir=cache_dir if use_cache else None)
+    assert "41 million" in quoted(library)
+    rewrite_keeping_mtime(path, FRESH)
+    result = library.refresh()
+    assert result.changed == ("budget.txt",)
+    assert "47 million" in quoted(library) and "41 million" not in quoted(library)
+
+
+def test_same_size_edit_with_the_old_mtime_is_seen_across_restarts(folder, cache_dir) -> None:
+    path = folder / "budget.txt"
+    path.write_text(STALE)
+    assert "41 million" in quoted(Library.open(folder, cache_dir=cache_dir))
+    rewrite_keeping_mtime(path, FRESH)
+    reopened = Library.open(folder, cache_dir=cache_dir)
+    assert reopened.loaded_from_cache
+    assert "47 million" in quoted(reopened) and "41 million" not in quoted(reopened)
+    # ...and the rewritten cache holds the new text too.
+    again = Library.open(folder, cache_dir=cache_dir)
+    assert again.loaded_from_cache and "47 million" in quoted(again)
+
+
+def test_manifest_records_ctime_and_inode_and_an_unchanged_folder_is_not_reread(folder, cache_dir, monkeypatch) -> None:
+    import retrieval.library as library_module
+
+    Library.open(folder, cache_dir=cache_dir)
+    manifest = json.loads((cache.cache_folder(cache_dir, folder) / "manifest.json").read_text("utf-8"))
+    for entry in manifest["files"]:
+        st = (folder / entry["path"]).stat()
+        assert (entry["ctime_ns"], entry["ino"], entry["mtime_ns"]) == (st.st_ctime_ns, st.st_ino, st.st_mtime_ns)
+    reads: list[str] = []
+    real = library_module.read_bytes
+    monkeypatch.setattr(library_module, "read_bytes", lambda f, p, m: reads.append(p) or real(f, p, m))
+    library = Library.open(folder, cache_dir=cache_dir)
+    library.refresh()
+    assert reads == []  # no hashing of every file on every open or refresh
+
+
+def test_a_file_replaced_by_another_inode_is_reread(folder, cache_dir) -> None:
+    path = folder / "budget.txt"
+    path.write_text(STALE)
+    library = Library.open(folder, cache_dir=cache_dir)
+    before = path.stat()
+    staged = folder / ".budget.txt.partial"  # ignored name, then renamed over: `rsync -t`'s way
+    staged.write_text(FRESH)
+    os.utime(staged, ns=(before.st_atime_ns, before.st_mtime_ns))
+    os.replace(staged, path)
+    library.refresh()
+    assert "47 million" in quoted(library)
+
+
+def test_a_cache_written_before_stamps_is_used_and_each_file_verified_once(folder, cache_dir, monkeypatch) -> None:
+    import retrieval.library as library_module
+
+    Library.open(folder, cache_dir=cache_dir)
+    manifest_path = cache.cache_folder(cache_dir, folder) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text("utf-8"))
+    for entry in manifest["files"]:  # as the previous release wrote it
+        del entry["ctime_ns"], entry["ino"]
+    manifest_path.write_text(json.dumps(manifest))
+    reads: list[str] = []
+    made: list[str] = []
+    real_read, real_make = library_module.read_bytes, library_module.make_doc
+    monkeypatch.setattr(library_module, "read_bytes", lambda f, p, m: reads.append(p) or real_read(f, p, m))
+    monkeypatch.setattr(library_module, "make_doc", lambda a, *r: made.append(a.path) or real_make(a, *r))
+
+    upgraded = Library.open(folder, cache_dir=cache_dir)
+    assert upgraded.loaded_from_cache and len(reads) == 5 and made == []  # hashed, not re-tokenised
+    reads.clear()
+    assert Library.open(folder, cache_dir=cache_dir).loaded_from_cache and reads == []
