@@ -5,9 +5,18 @@ leaves either the old cache or none. The manifest records every file's size and 
 data, so a truncated or bit-rotted cache is caught at load time rather than as a wrong quote or a
 decode error in the middle of a question. Anything that fails validation on load is reported as
 ``CacheError`` and the caller rebuilds. A cache is never kept inside the articles folder.
+
+Several processes may share one cache (the bot and a CLI ``ask``). ``index-<key>.lock`` beside
+the cache serialises them with ``flock``: shared while a cache is read, exclusive only while a
+finished temporary folder is swapped in. So a reader always sees a complete cache (a save in
+progress writes its own temporary folder; the reader reads the previous cache, or waits out the
+swap), and two writers never rename over each other. Each temporary folder is itself locked by
+its writer: what a killed save leaves behind (``.tmp-*`` not locked by anyone, ``.old``) is
+removed on the next open or save.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -17,6 +26,11 @@ import shutil
 import tempfile
 import zlib
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: no cross-process locking, no cleanup
+    fcntl = None  # type: ignore[assignment]
 from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
@@ -82,6 +96,93 @@ def cache_folder(cache_dir: Path, articles_dir: Path) -> Path:
     return cache_dir / f"index-{key}"
 
 
+def lock_file(target: Path) -> Path:
+    """The lock file of the cache at ``target`` (kept, never deleted: deleting a lock file lets
+    two processes lock two different files)."""
+    return target.with_name(target.name + ".lock")
+
+
+@contextlib.contextmanager
+def _locked(target: Path, *, exclusive: bool, wait: bool = True) -> Iterator[bool]:
+    """Hold the cache's lock: shared to read, exclusive to swap or clear leftovers. Yields False
+    when ``wait`` is False and another process holds it. Where no lock file can be opened (a
+    read-only cache folder: no one can write there either) it yields True without locking."""
+    if fcntl is None:
+        yield True
+        return
+    path = lock_file(target)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            fd = -1
+    if fd < 0:
+        yield True
+        return
+    try:
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | (0 if wait else fcntl.LOCK_NB))
+            held = True
+        except BlockingIOError:
+            held = False
+        yield held
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _hold(folder: Path) -> int | None:
+    """Lock a temporary folder we are writing, so no cleanup takes it for a leftover."""
+    if fcntl is None:
+        return None
+    fd = os.open(folder, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def _abandoned(folder: Path) -> bool:
+    """True when no live process holds ``folder`` locked (its writer died mid-save)."""
+    if fcntl is None:
+        return False
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def _remove_leftovers(target: Path, keep: Path | None = None) -> None:
+    """With the exclusive lock held: remove ``.old`` (it only exists inside a swap) and every
+    temporary folder of this cache that no live writer holds."""
+    try:
+        names = os.listdir(target.parent)
+    except OSError:
+        return
+    prefix = target.name + ".tmp-"
+    for name in names:
+        path = target.parent / name
+        if name == target.name + ".old" or (name.startswith(prefix) and path != keep and _abandoned(path)):
+            log.info("removing %s, left by an interrupted cache write", path)
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_leftovers(target: Path) -> None:
+    """Remove what killed saves left beside ``target``, unless another process holds the cache
+    right now (it, or the next open, will)."""
+    if fcntl is None:
+        return
+    with _locked(target, exclusive=True, wait=False) as held:
+        if held:
+            _remove_leftovers(target)
+
+
 def _fsync_write(path: Path, data: bytes | Iterable[bytes]) -> None:
     """Write ``data`` (bytes, or chunks of bytes written in turn) and fsync it."""
     with open(path, "wb") as handle:
@@ -118,7 +219,15 @@ def save(
     stamps = stamps or {}
     _check_location(target, articles_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=target.name + ".tmp-", dir=target.parent))
+    # Created and locked under the shared lock, so a cleanup (exclusive) never sees it unlocked.
+    with _locked(target, exclusive=False):
+        tmp = Path(tempfile.mkdtemp(prefix=target.name + ".tmp-", dir=target.parent))
+        try:
+            tmp_fd = _hold(tmp)
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    swapped = False
     try:
         # Texts are streamed to the blob one article at a time (texts already in an older blob
         # are copied as bytes, not decoded): no second copy of every text in memory.
@@ -174,19 +283,25 @@ def save(
         }
         # The manifest is written last: a folder without one is an interrupted write.
         _fsync_write(tmp / "manifest.json", json.dumps(manifest, ensure_ascii=False).encode())
-        old = target.with_name(target.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if target.exists():
-            os.replace(target, old)
-        os.replace(tmp, target)
-        shutil.rmtree(old, ignore_errors=True)
-        dir_fd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        # The swap: no reader is between its manifest and its arrays, no other writer swapping.
+        with _locked(target, exclusive=True):
+            _remove_leftovers(target, keep=tmp)
+            old = target.with_name(target.name + ".old")
+            if target.exists():
+                os.replace(target, old)
+            os.replace(tmp, target)
+            swapped = True
+            shutil.rmtree(old, ignore_errors=True)
+            dir_fd = os.open(target.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not swapped:
+            shutil.rmtree(tmp, ignore_errors=True)
+        if tmp_fd is not None:
+            os.close(tmp_fd)
 
 
 def _stamp_fields(stamp: tuple[int, int, int, int] | None) -> dict[str, int]:
@@ -217,10 +332,7 @@ def _load_array(folder: Path, name: str) -> np.ndarray:
 FILES = ("texts.bin", "vocab.json", *(f"{name}.npy" for name in ARRAYS))
 
 
-def load(target: Path, articles_dir: Path, params: BM25Params) -> Loaded:
-    """Read and validate the cache at ``target``; raises CacheError on anything unexpected."""
-    if is_inside(target, articles_dir):
-        raise CacheError("cache folder is inside the articles folder")
+def _load(target: Path, articles_dir: Path, params: BM25Params) -> Loaded:
     try:
         manifest: dict[str, Any] = json.loads((target / "manifest.json").read_text("utf-8"))
     except FileNotFoundError:
@@ -242,6 +354,17 @@ def load(target: Path, articles_dir: Path, params: BM25Params) -> Loaded:
         raise
     except Exception as exc:  # a manifest of the right format but the wrong shapes or types
         raise CacheError(f"cache unreadable ({exc.__class__.__name__})") from None
+
+
+def load(target: Path, articles_dir: Path, params: BM25Params) -> Loaded:
+    """Read and validate the cache at ``target``; raises CacheError on anything unexpected.
+
+    Holds the shared lock throughout, so a concurrent save cannot swap the folder between the
+    manifest and the files it describes (the texts stay readable after: they are mapped)."""
+    if is_inside(target, articles_dir):
+        raise CacheError("cache folder is inside the articles folder")
+    with _locked(target, exclusive=False):
+        return _load(target, articles_dir, params)
 
 
 def _load_validated(target: Path, manifest: dict[str, Any]) -> Loaded:

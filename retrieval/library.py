@@ -123,6 +123,7 @@ class Library:
         target = self._cache_target()
         if target is None:
             return
+        cache.remove_leftovers(target)  # of saves killed mid-write (SIGKILL, power loss)
         try:
             loaded = cache.load(target, self.folder, self.params)
         except cache.CacheError as exc:

@@ -61,6 +61,7 @@ def child_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_") and k != "DISCORD_TOKEN"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env["CITEBOT_WATCH"] = "false"
+    env["CITEBOT_TOKENIZE_WORKERS"] = "1"  # no worker processes unless a test asks for them
     env.update(extra)
     return env
 
@@ -255,3 +256,167 @@ def test_a_cache_written_before_stamps_is_used_and_each_file_verified_once(folde
     assert upgraded.loaded_from_cache and len(reads) == 5 and made == []  # hashed, not re-tokenised
     reads.clear()
     assert Library.open(folder, cache_dir=cache_dir).loaded_from_cache and reads == []
+
+
+# --- 4. two processes on one cache -------------------------------------------------------------------
+
+CHILD = textwrap.dedent(r'''
+    import json, logging, os, sys, time
+    from pathlib import Path
+
+    role, folder, cache_dir, go, rounds = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]), int(sys.argv[5])
+    warnings = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            if record.levelno >= logging.WARNING:
+                warnings.append(record.getMessage())
+
+    logging.getLogger().addHandler(Collect())
+    logging.getLogger().setLevel(logging.WARNING)
+    from retrieval import Library
+
+    while not go.exists():  # start together
+        time.sleep(0.01)
+    opened = from_cache = saves = 0
+    if role == "writer":  # the bot: a file changes, the refresh saves the cache
+        library = Library.open(folder, cache_dir=cache_dir)
+        for i in range(rounds):
+            staged = folder / f".edit-{os.getpid()}.part"
+            staged.write_text("Edited report\n\n" + "The ferry timetable changed again. " * (1 + i % 7) + "\n")
+            os.replace(staged, folder / f"edited-{os.getpid()}.txt")  # written whole, then renamed in
+            saves += bool(library.refresh().any_change)
+    else:
+        for _ in range(rounds):
+            library = Library.open(folder, cache_dir=cache_dir)
+            opened += 1
+            from_cache += library.loaded_from_cache
+    print(json.dumps({"role": role, "opened": opened, "from_cache": from_cache, "saves": saves,
+                      "warnings": warnings}))
+''')
+
+
+def many_articles(folder: Path, count: int) -> Path:
+    folder.mkdir(exist_ok=True)
+    for i in range(count):
+        paragraphs = [f"Report {i} paragraph {j}: the harbour board {i} met council {j} about ferry {i * j}."
+                      for j in range(6)]
+        (folder / f"report-{i:04d}.txt").write_text(f"Report number {i}\n\n" + "\n\n".join(paragraphs) + "\n")
+    return folder
+
+
+def run_children(tmp_path: Path, folder: Path, cache_dir: Path, roles: list[str], rounds: int) -> list[dict]:
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    go = tmp_path / "go"
+    procs = [
+        subprocess.Popen([sys.executable, str(script), role, str(folder), str(cache_dir), str(go), str(rounds)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(), cwd=tmp_path)
+        for role in roles
+    ]
+    go.touch()
+    reports = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err
+        reports.append(json.loads(out.strip().splitlines()[-1]))
+    return reports
+
+
+def test_concurrent_saves_and_loads_share_the_cache_without_corruption_or_rebuilds(tmp_path, cache_dir) -> None:
+    folder = many_articles(tmp_path / "articles", 400)
+    Library.open(folder, cache_dir=cache_dir)  # a complete cache to start from
+    reports = run_children(tmp_path, folder, cache_dir, ["writer", "writer", "reader", "reader", "reader"], 25)
+    readers = [r for r in reports if r["role"] == "reader"]
+    writers = [r for r in reports if r["role"] == "writer"]
+    assert sum(r["opened"] for r in readers) == 75 and sum(r["saves"] for r in writers) == 50
+    assert [r["warnings"] for r in reports] == [[]] * len(reports)  # no "corrupt", no "serving from memory"
+    assert all(r["from_cache"] == r["opened"] for r in readers)  # no reader rebuilt
+    assert Library.open(folder, cache_dir=cache_dir).loaded_from_cache
+    leftovers = sorted(p.name for p in cache_dir.iterdir() if ".tmp-" in p.name or p.name.endswith(".old"))
+    assert leftovers == []
+
+
+# --- 4. leftovers of a killed save -----------------------------------------------------------------
+
+
+def fake_leftovers(target: Path) -> list[Path]:
+    made = []
+    for name in (target.name + ".tmp-k1ll3d", target.name + ".tmp-x", target.name + ".old"):
+        path = target.with_name(name)
+        path.mkdir(parents=True)
+        (path / "texts.bin").write_bytes(b"x" * 4096)
+        (path / "terms.npy").write_bytes(b"y" * 4096)
+        made.append(path)
+    return made
+
+
+@pytest.mark.parametrize("cache_exists", [True, False])
+def test_leftovers_of_a_killed_save_vanish_on_the_next_open(folder, cache_dir, cache_exists) -> None:
+    target = cache.cache_folder(cache_dir, folder)
+    if cache_exists:
+        Library.open(folder, cache_dir=cache_dir)
+    leftovers = fake_leftovers(target)
+    other = cache_dir / "index-0123456789abcdef.tmp-other-folder"  # another folder's: not ours to judge
+    other.mkdir()
+    library = Library.open(folder, cache_dir=cache_dir)
+    assert library.stats().articles == 5
+    assert [p for p in leftovers if p.exists()] == []
+    assert other.exists()
+    assert Library.open(folder, cache_dir=cache_dir).loaded_from_cache
+
+
+LOCK_HOLDER = textwrap.dedent('''
+    import fcntl, os, sys, time
+    fd = os.open(sys.argv[1], os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    print("locked", flush=True)
+    sys.stdin.read()  # hold it until the parent closes our stdin
+''')
+
+
+def test_a_live_writers_temp_folder_is_left_alone(folder, cache_dir, tmp_path) -> None:
+    Library.open(folder, cache_dir=cache_dir)
+    target = cache.cache_folder(cache_dir, folder)
+    live = target.with_name(target.name + ".tmp-live")
+    live.mkdir()
+    (live / "texts.bin").write_bytes(b"being written")
+    holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(live)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        Library.open(folder, cache_dir=cache_dir)
+        assert (live / "texts.bin").exists()  # a writer is still at work on it
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+    Library.open(folder, cache_dir=cache_dir)
+    assert not live.exists()  # its writer is gone: a leftover now
+
+
+SAVE_FOREVER = textwrap.dedent('''
+    import sys
+    from pathlib import Path
+    from retrieval import Library
+    library = Library.open(Path(sys.argv[1]), cache_dir=Path(sys.argv[2]))
+    print("saving", flush=True)
+    while True:
+        library._save_cache()
+''')
+
+
+def test_sigkill_during_saves_leaves_nothing_after_the_next_open(tmp_path, cache_dir) -> None:
+    folder = many_articles(tmp_path / "articles", 300)
+    target = cache.cache_folder(cache_dir, folder)
+    for _ in range(3):
+        child = subprocess.Popen([sys.executable, "-c", SAVE_FOREVER, str(folder), str(cache_dir)],
+                                 stdout=subprocess.PIPE, text=True, env=child_env(), cwd=tmp_path)
+        assert child.stdout.readline().strip() == "saving"
+        # Kill it once a save is under way (a temp folder exists), or after a generous wait.
+        wait_for(lambda: any(".tmp-" in p.name for p in cache_dir.iterdir()), timeout=30, step=0.005)
+        child.kill()
+        child.wait(timeout=60)
+    library = Library.open(folder, cache_dir=cache_dir)
+    assert library.stats().articles == 300
+    assert sorted(p.name for p in cache_dir.iterdir() if p.name.startswith(target.name)
+                  and (".tmp-" in p.name or p.name.endswith(".old"))) == []
