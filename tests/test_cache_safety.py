@@ -11,6 +11,7 @@ Nothing here asserts speed: waits are on conditions, with generous timeouts.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -420,3 +421,86 @@ def test_sigkill_during_saves_leaves_nothing_after_the_next_open(tmp_path, cache
     assert library.stats().articles == 300
     assert sorted(p.name for p in cache_dir.iterdir() if p.name.startswith(target.name)
                   and (".tmp-" in p.name or p.name.endswith(".old"))) == []
+
+
+# --- 4. tokenising workers die with their parent ---------------------------------------------------
+
+BULK_FOREVER = textwrap.dedent(r'''
+    import sys
+    from pathlib import Path
+    from retrieval import Library
+    print("loading", flush=True)
+    while True:
+        Library.open(Path(sys.argv[1]))  # no cache: every open is a bulk load with workers
+''')
+
+
+def children_of(pid: int) -> set[int]:
+    """Live processes whose parent is ``pid`` (from /proc; zombies count as gone)."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and is_alive(int(entry)) and parent_of(int(entry)) == pid:
+            found.add(int(entry))
+    return found
+
+
+def proc_stat(pid: int) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()  # after "pid (comm)": state, ppid, ...
+    except (OSError, IndexError):
+        return None
+
+
+def parent_of(pid: int) -> int | None:
+    fields = proc_stat(pid)
+    return int(fields[1]) if fields else None
+
+
+def is_alive(pid: int) -> bool:
+    fields = proc_stat(pid)
+    return fields is not None and fields[0] not in ("Z", "X")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="worker processes are Linux-only")
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM, signal.SIGHUP])
+def test_tokenising_workers_die_with_their_parent(tmp_path, signum) -> None:
+    folder = many_articles(tmp_path / "articles", 600)
+    child = subprocess.Popen([sys.executable, "-c", BULK_FOREVER, str(folder)], stdout=subprocess.PIPE,
+                             text=True, env=child_env(CITEBOT_TOKENIZE_WORKERS="2"), cwd=tmp_path)
+    workers: set[int] = set()
+    try:
+        assert child.stdout.readline().strip() == "loading"
+        assert wait_for(lambda: len(children_of(child.pid)) >= 2, timeout=120, step=0.01)
+        workers = children_of(child.pid)  # taken just before the kill: they are its workers
+        child.send_signal(signum)
+        child.wait(timeout=60)
+        assert wait_for(lambda: not any(is_alive(pid) for pid in workers), timeout=60), \
+            f"workers {sorted(p for p in workers if is_alive(p))} outlived their parent"
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(timeout=60)
+        for pid in workers:  # only the workers this test's child started
+            if is_alive(pid) and parent_of(pid) != child.pid:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+
+
+def test_a_worker_asks_for_sigkill_with_its_parent_and_exits_if_the_parent_is_already_gone(monkeypatch) -> None:
+    from retrieval import corpus
+
+    calls: list[tuple] = []
+    exits: list[int] = []
+
+    class FakeLibc:  # never set PDEATHSIG on the test process itself
+        def prctl(self, *args):
+            calls.append(args)
+            return 0
+
+    monkeypatch.setattr(corpus.ctypes, "CDLL", lambda *a, **k: FakeLibc())
+    monkeypatch.setattr(corpus.os, "_exit", lambda code: exits.append(code))
+    corpus._die_with_parent(os.getppid())
+    assert calls == [(corpus.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)] and exits == []
+    corpus._die_with_parent(os.getppid() + 1)  # forked by a process that has died since
+    assert exits == [1]  # the race before prctl took effect is covered by the getppid() check
