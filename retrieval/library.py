@@ -97,6 +97,9 @@ class Library:
         # The scan stamp of each indexed file as it was when read (owned by the refresher):
         # a file whose stamp is unchanged is not read again.
         self._stamps: dict[str, Stamp] = {}
+        # Files left pending: the stamp a scan first saw and when (monotonic ns), to tell a file
+        # still being written from one that merely carries a recent or future mtime.
+        self._unsettled: dict[str, tuple[Stamp, int]] = {}
         self._cache_warned = False
         self.last_refresh_ms = 0.0
         self.loaded_from_cache = False
@@ -141,10 +144,13 @@ class Library:
         self.loaded_from_cache = True
 
     def refresh(self, *, settle_seconds: float = 0.0, progress: Progress | None = None) -> RefreshResult:
-        """Re-scan the folder; re-read only files whose size, mtime and then hash changed.
+        """Re-scan the folder; re-read only files whose stamp (size, mtime, ctime, inode)
+        changed, and re-index those whose hash changed too.
 
-        Files modified less than ``settle_seconds`` ago are left for a later refresh (they may
-        still be being written); their previous version, if any, stays answerable.
+        Files that may still be being written are left for a later refresh (``pending``): those
+        modified less than ``settle_seconds`` ago, unless scans have seen them unchanged for
+        that long (an mtime in the future says nothing about writing); their previous version,
+        if any, stays answerable.
         """
         with self._refresh_lock:
             started = time.perf_counter()
@@ -159,7 +165,8 @@ class Library:
         else:
             files, problems = scan(self.folder)
         current = {d.path: d for d in self._snapshot.docs}
-        now_ns = time.time_ns()
+        now_ns, mono_ns, settle_ns = time.time_ns(), time.monotonic_ns(), int(settle_seconds * 1e9)
+        unsettled: dict[str, tuple[Stamp, int]] = {}
         docs: list[Doc] = []
         added, changed, pending = [], [], []
         skipped: list[Skipped] = list(problems)
@@ -175,9 +182,7 @@ class Library:
                 docs.append(old)
                 stamps[path] = stamp
                 continue
-            # An mtime more than a minute ahead (clock skew, unpacked archives) says nothing about
-            # a write in progress; without this bound such a file would stay pending until then.
-            if settle_seconds and -60e9 < now_ns - info.mtime_ns < settle_seconds * 1e9:
+            if settle_ns and self._settling(path, stamp, now_ns, mono_ns, settle_ns, unsettled):
                 pending.append(path)
                 if old is not None:
                     docs.append(old)
@@ -208,6 +213,7 @@ class Library:
             stamps[path] = stamp
             (changed if old is not None else added).append(path)
         self._skip_memo = memo
+        self._unsettled = unsettled
         kept = {d.path for d in docs}
         removed = tuple(sorted(p for p in current if p not in kept))
         result = RefreshResult(tuple(added), tuple(changed), removed, tuple(skipped), tuple(pending))
@@ -222,6 +228,22 @@ class Library:
         if save:
             self._save_cache()
         return result
+
+    def _settling(self, path: str, stamp: Stamp, now_ns: int, mono_ns: int, settle_ns: int,
+                  unsettled: dict[str, tuple[Stamp, int]]) -> bool:
+        """True while ``path`` may still be being written.
+
+        An mtime ``settle_ns`` in the past settles it. A recent one, or one in the future (clock
+        skew, unpacked archives, `touch -d`), cannot: then our own scans decide — the file is
+        settled once its stamp has stayed the same for ``settle_ns`` since a scan first saw it,
+        so a future-dated file waits one stability window, not until its date comes.
+        """
+        if now_ns - stamp[1] >= settle_ns:
+            return False
+        seen = self._unsettled.get(path)
+        since = seen[1] if seen is not None and seen[0] == stamp else mono_ns
+        unsettled[path] = (stamp, since)
+        return mono_ns - since < settle_ns
 
     def _save_cache(self) -> None:
         target = self._cache_target()

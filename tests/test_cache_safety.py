@@ -504,3 +504,80 @@ def test_a_worker_asks_for_sigkill_with_its_parent_and_exits_if_the_parent_is_al
     assert calls == [(corpus.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)] and exits == []
     corpus._die_with_parent(os.getppid() + 1)  # forked by a process that has died since
     assert exits == [1]  # the race before prctl took effect is covered by the getppid() check
+
+
+# --- 6. a file dated in the future ---------------------------------------------------------------
+
+LIGHTHOUSE = "Lighthouse repainted\n\nThe Skerrow lighthouse was repainted crimson in April.\n"
+LIGHT_Q = "What colour was the Skerrow lighthouse repainted?"
+
+
+def future_file(folder: Path, seconds: float = 20, text: str = LIGHTHOUSE, name: str = "lighthouse.txt") -> Path:
+    path = folder / name
+    path.write_text(text)
+    ahead = time.time_ns() + int(seconds * 1e9)
+    os.utime(path, ns=(ahead, ahead))
+    return path
+
+
+def sleep_past(seconds: float) -> None:
+    """Let at least ``seconds`` pass (waiting for a condition, not measuring anything)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(max(deadline - time.monotonic(), 0.001))
+
+
+@pytest.mark.parametrize("ahead", [20, 3600])
+def test_a_future_dated_file_is_indexed_once_it_stops_changing(folder, ahead) -> None:
+    library = Library.open(folder)
+    future_file(folder, ahead)
+    first = library.refresh(settle_seconds=0.2)
+    assert first.pending == ("lighthouse.txt",)  # just seen: it may still be being written
+    assert not library.ask(LIGHT_Q).found
+    sleep_past(0.2)
+    second = library.refresh(settle_seconds=0.2)  # unchanged since the last scan, 0.2 s ago
+    assert second.added == ("lighthouse.txt",) and second.pending == ()
+    assert library.ask(LIGHT_Q).found
+
+
+def test_a_future_dated_file_still_changing_stays_pending(folder) -> None:
+    library = Library.open(folder)
+    path = future_file(folder, 20)
+    assert library.refresh(settle_seconds=0.2).pending == ("lighthouse.txt",)
+    sleep_past(0.2)
+    future_file(folder, 20, LIGHTHOUSE + "\nMore lines arrive.\n")  # still being written: new size
+    assert library.refresh(settle_seconds=0.2).pending == ("lighthouse.txt",)
+    sleep_past(0.2)
+    assert library.refresh(settle_seconds=0.2).added == ("lighthouse.txt",)
+    assert "More lines arrive." in library.snapshot.docs[[d.path for d in library.snapshot.docs].index("lighthouse.txt")].body()
+    assert path.exists()
+
+
+def test_the_watcher_retries_a_future_dated_file_when_it_can_be_stable_not_in_a_busy_loop(folder) -> None:
+    """The refresh thread's own loop, driven by hand: refresh, wait the delay the watcher asks
+    for, refresh. The file is in after the second refresh, and every wait is at least the
+    stability window (old: a 0.3 s cap, then 20 s of rescans before the file was taken)."""
+    library = Library.open(folder)
+    watcher = FolderWatcher(library, debounce_ms=50, stable_ms=200)  # never started: no threads
+    future_file(folder, 20)
+    result = library.refresh(settle_seconds=watcher.stable_ms / 1000)
+    refreshes = 1
+    delays = []
+    while result.pending and refreshes < 10:
+        delays.append(watcher._retry_delay(result.pending))
+        sleep_past(delays[-1])
+        result = library.refresh(settle_seconds=watcher.stable_ms / 1000)
+        refreshes += 1
+    assert library.ask(LIGHT_Q).found
+    assert refreshes == 2
+    assert all(delay >= watcher.stable_ms / 1000 for delay in delays)
+
+
+def test_a_file_just_written_with_a_past_mtime_still_waits_for_its_mtime(folder) -> None:
+    library = Library.open(folder)
+    path = folder / "lighthouse.txt"
+    path.write_text(LIGHTHOUSE)
+    assert library.refresh(settle_seconds=3600).pending == ("lighthouse.txt",)
+    old = time.time_ns() - 7200 * 10**9
+    os.utime(path, ns=(old, old))  # finished, with its original date (`cp -p`)
+    assert library.refresh(settle_seconds=3600).added == ("lighthouse.txt",)
