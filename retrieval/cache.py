@@ -132,21 +132,33 @@ def _locked(target: Path, *, exclusive: bool, wait: bool = True) -> Iterator[boo
         os.close(fd)  # releases the lock
 
 
+WRITER = ".writer.lock"  # inside a temporary folder, locked by its writer until the swap
+
+
 def _hold(folder: Path) -> int | None:
-    """Lock a temporary folder we are writing, so no cleanup takes it for a leftover."""
+    """Lock a temporary folder we are writing, so no cleanup takes it for a leftover. (A file,
+    opened for writing: NFS emulates flock with POSIX locks, which need that.)"""
     if fcntl is None:
         return None
-    fd = os.open(folder, os.O_RDONLY)
-    fcntl.flock(fd, fcntl.LOCK_EX)
+    fd = os.open(folder / WRITER, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError:
+        os.close(fd)
+        raise
     return fd
 
 
 def _abandoned(folder: Path) -> bool:
-    """True when no live process holds ``folder`` locked (its writer died mid-save)."""
+    """True when no live process holds ``folder`` locked (its writer died mid-save). A folder
+    without the lock file is abandoned too: writers create it under the shared lock, and this
+    runs under the exclusive one."""
     if fcntl is None:
         return False
     try:
-        fd = os.open(folder, os.O_RDONLY)
+        fd = os.open(folder / WRITER, os.O_RDWR)
+    except FileNotFoundError:
+        return True
     except OSError:
         return False
     try:
@@ -278,7 +290,7 @@ def save(
                 for d in docs
             ],
             "skipped": [{"path": s.path, "reason": s.reason} for s in skipped],
-            "sizes": {p.name: p.stat().st_size for p in tmp.iterdir()},
+            "sizes": {p.name: p.stat().st_size for p in tmp.iterdir() if p.name != WRITER},
             "crc32": checksums,
         }
         # The manifest is written last: a folder without one is an interrupted write.
@@ -286,6 +298,8 @@ def save(
         # The swap: no reader is between its manifest and its arrays, no other writer swapping.
         with _locked(target, exclusive=True):
             _remove_leftovers(target, keep=tmp)
+            if tmp_fd is not None:
+                os.unlink(tmp / WRITER)  # no cleanup can run until we release the lock
             old = target.with_name(target.name + ".old")
             if target.exists():
                 os.replace(target, old)

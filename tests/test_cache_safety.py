@@ -369,7 +369,7 @@ def test_leftovers_of_a_killed_save_vanish_on_the_next_open(folder, cache_dir, c
 
 LOCK_HOLDER = textwrap.dedent('''
     import fcntl, os, sys, time
-    fd = os.open(sys.argv[1], os.O_RDONLY)
+    fd = os.open(os.path.join(sys.argv[1], ".writer.lock"), os.O_RDWR | os.O_CREAT)
     fcntl.flock(fd, fcntl.LOCK_EX)
     print("locked", flush=True)
     sys.stdin.read()  # hold it until the parent closes our stdin
