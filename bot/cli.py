@@ -182,6 +182,16 @@ def _stream(lines: TextIO, handle: Callable[[str], None], *, max_line: int | Non
         handle(line.rstrip("\r\n"))
 
 
+def _no_articles_note(library, folder: Path) -> str | None:
+    """A friendly line when the folder holds no articles yet (empty, or every file skipped):
+    "the articles don't answer that" would wrongly suggest they were searched."""
+    stats = library.stats()
+    if stats.articles:
+        return None
+    skipped = f" ({len(stats.skipped)} skipped; `citebot index` says why)" if stats.skipped else ""
+    return f"No articles yet in {folder}{skipped}: add .txt, .md or .html files there."
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     from retrieval import QuestionError
 
@@ -200,16 +210,20 @@ def cmd_ask(args: argparse.Namespace) -> int:
         else:
             print(message, flush=True)
 
+    def show(answer, end: str = "") -> None:
+        note = _no_articles_note(library, settings.articles_dir)
+        if args.json:
+            _emit({**answer_json(answer), "note": note} if note else answer_json(answer))
+        else:
+            print((note or answer_text(answer)) + end, flush=True)
+
     def answer_one(q: str) -> None:
         try:
             answer = library.ask(q, top_k)
         except QuestionError as exc:
             refuse(q, str(exc))
             return
-        if args.json:
-            _emit(answer_json(answer))
-        else:
-            print(answer_text(answer) + "\n", flush=True)
+        show(answer, "\n")
 
     def too_long(start: str, length: int) -> None:
         limit = library.max_question_chars
@@ -228,10 +242,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         answer = library.ask(question, top_k)
     except QuestionError as exc:
         raise UsageError(str(exc)) from None
-    if args.json:
-        _emit(answer_json(answer))
-    else:
-        print(answer_text(answer))
+    show(answer)
     return EXIT_OK
 
 

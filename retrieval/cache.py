@@ -5,9 +5,18 @@ leaves either the old cache or none. The manifest records every file's size and 
 data, so a truncated or bit-rotted cache is caught at load time rather than as a wrong quote or a
 decode error in the middle of a question. Anything that fails validation on load is reported as
 ``CacheError`` and the caller rebuilds. A cache is never kept inside the articles folder.
+
+Several processes may share one cache (the bot and a CLI ``ask``). ``index-<key>.lock`` beside
+the cache serialises them with ``flock``: shared while a cache is read, exclusive only while a
+finished temporary folder is swapped in. So a reader always sees a complete cache (a save in
+progress writes its own temporary folder; the reader reads the previous cache, or waits out the
+swap), and two writers never rename over each other. Each temporary folder is itself locked by
+its writer: what a killed save leaves behind (``.tmp-*`` not locked by anyone, ``.old``) is
+removed on the next open or save.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -17,7 +26,12 @@ import shutil
 import tempfile
 import zlib
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: no cross-process locking, no cleanup
+    fcntl = None  # type: ignore[assignment]
+from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 
@@ -67,7 +81,12 @@ def _crc_file(path: Path) -> int:
 
 
 def _crc_array(array: np.ndarray) -> int:
-    """CRC-32 of an array's data (not its .npy header), computed without a copy."""
+    """CRC-32 of an array's data (not its .npy header), computed without a copy.
+
+    An empty array (an empty folder's index) has no bytes: its CRC is that of ``b""``, 0 —
+    ``memoryview.cast`` refuses a view with a zero in its shape."""
+    if array.size == 0:
+        return 0
     return zlib.crc32(memoryview(np.ascontiguousarray(array)).cast("B"))
 
 
@@ -75,6 +94,105 @@ def cache_folder(cache_dir: Path, articles_dir: Path) -> Path:
     """One cache per articles folder, keyed by its absolute path."""
     key = hashlib.sha256(str(articles_dir.resolve()).encode()).hexdigest()[:16]
     return cache_dir / f"index-{key}"
+
+
+def lock_file(target: Path) -> Path:
+    """The lock file of the cache at ``target`` (kept, never deleted: deleting a lock file lets
+    two processes lock two different files)."""
+    return target.with_name(target.name + ".lock")
+
+
+@contextlib.contextmanager
+def _locked(target: Path, *, exclusive: bool, wait: bool = True) -> Iterator[bool]:
+    """Hold the cache's lock: shared to read, exclusive to swap or clear leftovers. Yields False
+    when ``wait`` is False and another process holds it. Where no lock file can be opened (a
+    read-only cache folder: no one can write there either) it yields True without locking."""
+    if fcntl is None:
+        yield True
+        return
+    path = lock_file(target)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            fd = -1
+    if fd < 0:
+        yield True
+        return
+    try:
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | (0 if wait else fcntl.LOCK_NB))
+            held = True
+        except BlockingIOError:
+            held = False
+        yield held
+    finally:
+        os.close(fd)  # releases the lock
+
+
+WRITER = ".writer.lock"  # inside a temporary folder, locked by its writer until the swap
+
+
+def _hold(folder: Path) -> int | None:
+    """Lock a temporary folder we are writing, so no cleanup takes it for a leftover. (A file,
+    opened for writing: NFS emulates flock with POSIX locks, which need that.)"""
+    if fcntl is None:
+        return None
+    fd = os.open(folder / WRITER, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _abandoned(folder: Path) -> bool:
+    """True when no live process holds ``folder`` locked (its writer died mid-save). A folder
+    without the lock file is abandoned too: writers create it under the shared lock, and this
+    runs under the exclusive one."""
+    if fcntl is None:
+        return False
+    try:
+        fd = os.open(folder / WRITER, os.O_RDWR)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def _remove_leftovers(target: Path, keep: Path | None = None) -> None:
+    """With the exclusive lock held: remove ``.old`` (it only exists inside a swap) and every
+    temporary folder of this cache that no live writer holds."""
+    try:
+        names = os.listdir(target.parent)
+    except OSError:
+        return
+    prefix = target.name + ".tmp-"
+    for name in names:
+        path = target.parent / name
+        if name == target.name + ".old" or (name.startswith(prefix) and path != keep and _abandoned(path)):
+            log.info("removing %s, left by an interrupted cache write", path)
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_leftovers(target: Path) -> None:
+    """Remove what killed saves left beside ``target``, unless another process holds the cache
+    right now (it, or the next open, will)."""
+    if fcntl is None:
+        return
+    with _locked(target, exclusive=True, wait=False) as held:
+        if held:
+            _remove_leftovers(target)
 
 
 def _fsync_write(path: Path, data: bytes | Iterable[bytes]) -> None:
@@ -104,11 +222,24 @@ def save(
     params: BM25Params,
     postings: tuple[np.ndarray, np.ndarray, np.ndarray],
     skipped: tuple[Skipped, ...],
+    stamps: Mapping[str, tuple[int, int, int, int]] | None = None,
 ) -> None:
-    """Write the cache for ``docs`` (already in snapshot order) atomically to ``target``."""
+    """Write the cache for ``docs`` (already in snapshot order) atomically to ``target``.
+
+    ``stamps`` are the files' scan stamps (size, mtime_ns, ctime_ns, inode) as they were read;
+    a file without one is re-checked (read and hashed) on the next open."""
+    stamps = stamps or {}
     _check_location(target, articles_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=target.name + ".tmp-", dir=target.parent))
+    # Created and locked under the shared lock, so a cleanup (exclusive) never sees it unlocked.
+    with _locked(target, exclusive=False):
+        tmp = Path(tempfile.mkdtemp(prefix=target.name + ".tmp-", dir=target.parent))
+        try:
+            tmp_fd = _hold(tmp)
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    swapped = False
     try:
         # Texts are streamed to the blob one article at a time (texts already in an older blob
         # are copied as bytes, not decoded): no second copy of every text in memory.
@@ -152,41 +283,57 @@ def save(
             "vocab_size": len(vocab),
             "files": [
                 {
-                    "path": d.path, "size": d.size, "mtime_ns": d.mtime_ns, "sha256": d.sha256,
-                    "title": d.title, "url": d.url, "published": d.published, "source": d.source,
-                    "passages": d.n_passages,
+                    "path": d.path, "size": d.size, "mtime_ns": d.mtime_ns, **_stamp_fields(stamps.get(d.path)),
+                    "sha256": d.sha256, "title": d.title, "url": d.url, "published": d.published,
+                    "source": d.source, "passages": d.n_passages,
                 }
                 for d in docs
             ],
             "skipped": [{"path": s.path, "reason": s.reason} for s in skipped],
-            "sizes": {p.name: p.stat().st_size for p in tmp.iterdir()},
+            "sizes": {p.name: p.stat().st_size for p in tmp.iterdir() if p.name != WRITER},
             "crc32": checksums,
         }
         # The manifest is written last: a folder without one is an interrupted write.
         _fsync_write(tmp / "manifest.json", json.dumps(manifest, ensure_ascii=False).encode())
-        old = target.with_name(target.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if target.exists():
-            os.replace(target, old)
-        os.replace(tmp, target)
-        shutil.rmtree(old, ignore_errors=True)
-        dir_fd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        # The swap: no reader is between its manifest and its arrays, no other writer swapping.
+        with _locked(target, exclusive=True):
+            _remove_leftovers(target, keep=tmp)
+            if tmp_fd is not None:
+                os.unlink(tmp / WRITER)  # no cleanup can run until we release the lock
+            old = target.with_name(target.name + ".old")
+            if target.exists():
+                os.replace(target, old)
+            os.replace(tmp, target)
+            swapped = True
+            shutil.rmtree(old, ignore_errors=True)
+            dir_fd = os.open(target.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not swapped:
+            shutil.rmtree(tmp, ignore_errors=True)
+        if tmp_fd is not None:
+            os.close(tmp_fd)
+
+
+def _stamp_fields(stamp: tuple[int, int, int, int] | None) -> dict[str, int]:
+    return {"ctime_ns": stamp[2], "ino": stamp[3]} if stamp else {}
 
 
 class Loaded:
-    """A validated cache: docs (texts read lazily from the blob), vocabulary, postings."""
+    """A validated cache: docs (texts read lazily from the blob), vocabulary, postings, and the
+    scan stamp each file had when it was read (absent for files a version 2 cache has no
+    ctime/inode for: those are read and hashed once more)."""
 
-    def __init__(self, docs: list[Doc], vocab: Vocabulary, postings: tuple, skipped: tuple) -> None:
+    def __init__(self, docs: list[Doc], vocab: Vocabulary, postings: tuple, skipped: tuple,
+                 stamps: dict[str, tuple[int, int, int, int]] | None = None) -> None:
         self.docs = docs
         self.vocab = vocab
         self.postings = postings
         self.skipped = skipped
+        self.stamps = stamps or {}
 
 
 def _load_array(folder: Path, name: str) -> np.ndarray:
@@ -199,10 +346,7 @@ def _load_array(folder: Path, name: str) -> np.ndarray:
 FILES = ("texts.bin", "vocab.json", *(f"{name}.npy" for name in ARRAYS))
 
 
-def load(target: Path, articles_dir: Path, params: BM25Params) -> Loaded:
-    """Read and validate the cache at ``target``; raises CacheError on anything unexpected."""
-    if is_inside(target, articles_dir):
-        raise CacheError("cache folder is inside the articles folder")
+def _load(target: Path, articles_dir: Path, params: BM25Params) -> Loaded:
     try:
         manifest: dict[str, Any] = json.loads((target / "manifest.json").read_text("utf-8"))
     except FileNotFoundError:
@@ -224,6 +368,17 @@ def load(target: Path, articles_dir: Path, params: BM25Params) -> Loaded:
         raise
     except Exception as exc:  # a manifest of the right format but the wrong shapes or types
         raise CacheError(f"cache unreadable ({exc.__class__.__name__})") from None
+
+
+def load(target: Path, articles_dir: Path, params: BM25Params) -> Loaded:
+    """Read and validate the cache at ``target``; raises CacheError on anything unexpected.
+
+    Holds the shared lock throughout, so a concurrent save cannot swap the folder between the
+    manifest and the files it describes (the texts stay readable after: they are mapped)."""
+    if is_inside(target, articles_dir):
+        raise CacheError("cache folder is inside the articles folder")
+    with _locked(target, exclusive=False):
+        return _load(target, articles_dir, params)
 
 
 def _load_validated(target: Path, manifest: dict[str, Any]) -> Loaded:
@@ -284,8 +439,11 @@ def _load_validated(target: Path, manifest: dict[str, Any]) -> Loaded:
     flat = _Flat(spans.astype(np.int32, copy=False), terms.astype(np.int32, copy=False), offsets)
     bounds = text_offsets.tolist()
     docs: list[Doc] = []
+    stamps: dict[str, tuple[int, int, int, int]] = {}
     p = 0
     for i, f in enumerate(files):
+        if "ctime_ns" in f and "ino" in f:
+            stamps[str(f["path"])] = (int(f["size"]), int(f["mtime_ns"]), int(f["ctime_ns"]), int(f["ino"]))
         n = int(f["passages"])
         docs.append(
             Doc.in_flat(
@@ -295,4 +453,4 @@ def _load_validated(target: Path, manifest: dict[str, Any]) -> Loaded:
             )
         )
         p += n
-    return Loaded(docs, Vocabulary(vocab_terms), (term_offsets, post_docs, post_tfs), skipped)
+    return Loaded(docs, Vocabulary(vocab_terms), (term_offsets, post_docs, post_tfs), skipped, stamps)

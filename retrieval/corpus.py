@@ -18,10 +18,12 @@ Three things keep large folders fast (figures: benchmarks/speed.py, 1M passages)
 """
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import logging
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -86,11 +88,32 @@ def analyse_batch(items: Sequence[tuple[str, str]]) -> tuple[list[str], list[_An
     return list(local), out
 
 
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer: end this worker when the process that forked it ends, however it
+    ends. A forked worker holds both ends of the task pipe, so it never sees EOF: after a
+    SIGKILL, SIGTERM or SIGHUP of its parent it would wait for work forever."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # no prctl: the getppid() check below still helps
+        pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
 class _Bulk:
     """Pending articles of one vocabulary, tokenised by a process pool, resolved in order."""
 
     def __init__(self, workers: int) -> None:
-        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+        # Forked (Linux only, see tokenize_workers) from this thread, which is the process's
+        # only one: PR_SET_PDEATHSIG fires when the forking thread ends, i.e. with the process.
+        self.pool = ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("fork"),
+            initializer=_die_with_parent, initargs=(os.getpid(),),
+        )
         self.batches: list[tuple[list[Doc], Future | None]] = []
         self.open: list[Doc] = []
 

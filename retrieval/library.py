@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 500
 Progress = Callable[[str, int, int], None]
+Stamp = tuple[int, int, int, int]  # FileInfo.stamp: size, mtime_ns, ctime_ns, inode
 
 
 class QuestionError(ValueError):
@@ -94,7 +95,13 @@ class Library:
         self.model = model  # None: the shipped answer model
         self._vocab = Vocabulary()
         self._refresh_lock = threading.Lock()
-        self._skip_memo: dict[str, tuple[int, int, str]] = {}
+        self._skip_memo: dict[str, tuple[Stamp, str]] = {}
+        # The scan stamp of each indexed file as it was when read (owned by the refresher):
+        # a file whose stamp is unchanged is not read again.
+        self._stamps: dict[str, Stamp] = {}
+        # Files left pending: the stamp a scan first saw and when (monotonic ns), to tell a file
+        # still being written from one that merely carries a recent or future mtime.
+        self._unsettled: dict[str, tuple[Stamp, int]] = {}
         self._cache_warned = False
         self.last_refresh_ms = 0.0
         self.loaded_from_cache = False
@@ -121,6 +128,7 @@ class Library:
         target = self._cache_target()
         if target is None:
             return
+        cache.remove_leftovers(target)  # of saves killed mid-write (SIGKILL, power loss)
         try:
             loaded = cache.load(target, self.folder, self.params)
         except cache.CacheError as exc:
@@ -131,16 +139,20 @@ class Library:
             log.warning("index cache at %s unreadable (%s); rebuilding", target, exc)
             return
         self._vocab = loaded.vocab
+        self._stamps = dict(loaded.stamps)
         self._snapshot = build_snapshot(
             loaded.docs, loaded.vocab, self.params, loaded.skipped, time.time(), loaded.postings
         )
         self.loaded_from_cache = True
 
     def refresh(self, *, settle_seconds: float = 0.0, progress: Progress | None = None) -> RefreshResult:
-        """Re-scan the folder; re-read only files whose size, mtime and then hash changed.
+        """Re-scan the folder; re-read only files whose stamp (size, mtime, ctime, inode)
+        changed, and re-index those whose hash changed too.
 
-        Files modified less than ``settle_seconds`` ago are left for a later refresh (they may
-        still be being written); their previous version, if any, stays answerable.
+        Files that may still be being written are left for a later refresh (``pending``): those
+        modified less than ``settle_seconds`` ago, unless scans have seen them unchanged for
+        that long (an mtime in the future says nothing about writing); their previous version,
+        if any, stays answerable.
         """
         with self._refresh_lock:
             started = time.perf_counter()
@@ -155,61 +167,85 @@ class Library:
         else:
             files, problems = scan(self.folder)
         current = {d.path: d for d in self._snapshot.docs}
-        now_ns = time.time_ns()
+        now_ns, mono_ns, settle_ns = time.time_ns(), time.monotonic_ns(), int(settle_seconds * 1e9)
+        unsettled: dict[str, tuple[Stamp, int]] = {}
         docs: list[Doc] = []
         added, changed, pending = [], [], []
         skipped: list[Skipped] = list(problems)
         touched = False
-        memo: dict[str, tuple[int, int, str]] = {}
+        memo: dict[str, tuple[Stamp, str]] = {}
+        stamps: dict[str, Stamp] = {}
         for done, (path, info) in enumerate(files.items(), start=1):
             if progress and (done % 200 == 0 or done == len(files)):
                 progress("read", done, len(files))
             old = current.get(path)
-            if old is not None and old.size == info.size and old.mtime_ns == info.mtime_ns:
+            stamp = info.stamp
+            if old is not None and self._stamps.get(path) == stamp:
                 docs.append(old)
+                stamps[path] = stamp
                 continue
-            # An mtime more than a minute ahead (clock skew, unpacked archives) says nothing about
-            # a write in progress; without this bound such a file would stay pending until then.
-            if settle_seconds and -60e9 < now_ns - info.mtime_ns < settle_seconds * 1e9:
+            if settle_ns and self._settling(path, stamp, now_ns, mono_ns, settle_ns, unsettled):
                 pending.append(path)
                 if old is not None:
                     docs.append(old)
+                    if path in self._stamps:
+                        stamps[path] = self._stamps[path]
                 continue
             remembered = self._skip_memo.get(path)
-            if remembered and remembered[:2] == (info.size, info.mtime_ns):
+            if remembered and remembered[0] == stamp:
                 memo[path] = remembered
-                skipped.append(Skipped(path, remembered[2]))
+                skipped.append(Skipped(path, remembered[1]))
                 continue
             try:
                 data = read_bytes(self.folder, path, self.max_file_bytes)
                 digest = content_hash(data)
                 if old is not None and old.sha256 == digest:
                     old.size, old.mtime_ns = len(data), info.mtime_ns
-                    touched = True  # same text, new mtime: only the cache's manifest is stale
+                    touched = True  # same text, new stamp: only the cache's manifest is stale
                     docs.append(old)
+                    stamps[path] = stamp
                     continue
                 article = parse_article(path, data)
             except SkipFile as exc:
                 log.warning("skipped %s: %s", path, exc)
                 skipped.append(Skipped(path, str(exc)))
-                memo[path] = (info.size, info.mtime_ns, str(exc))
+                memo[path] = (stamp, str(exc))
                 continue
             docs.append(make_doc(article, len(data), info.mtime_ns, digest, self._vocab))
+            stamps[path] = stamp
             (changed if old is not None else added).append(path)
         self._skip_memo = memo
+        self._unsettled = unsettled
         kept = {d.path for d in docs}
         removed = tuple(sorted(p for p in current if p not in kept))
         result = RefreshResult(tuple(added), tuple(changed), removed, tuple(skipped), tuple(pending))
         skip_changed = tuple(skipped) != self._snapshot.skipped
+        save = touched
         if result.any_change or skip_changed or not self._snapshot.refreshed_at:
             if progress:
                 progress("index", len(docs), len(docs))
             self._snapshot = build_snapshot(docs, self._vocab, self.params, skipped, time.time())
-            if result.any_change or skip_changed or not self.loaded_from_cache:
-                self._save_cache()
-        elif touched:
+            save = save or result.any_change or skip_changed or not self.loaded_from_cache
+        self._stamps = stamps  # only now: they describe the snapshot being served
+        if save:
             self._save_cache()
         return result
+
+    def _settling(self, path: str, stamp: Stamp, now_ns: int, mono_ns: int, settle_ns: int,
+                  unsettled: dict[str, tuple[Stamp, int]]) -> bool:
+        """True while ``path`` may still be being written.
+
+        An mtime ``settle_ns`` in the past settles it. A recent one, or one in the future (clock
+        skew, unpacked archives, `touch -d`), cannot: then our own scans decide — the file is
+        settled once its stamp has stayed the same for ``settle_ns`` since a scan first saw it,
+        so a future-dated file waits one stability window, not until its date comes.
+        """
+        if now_ns - stamp[1] >= settle_ns:
+            return False
+        seen = self._unsettled.get(path)
+        since = seen[1] if seen is not None and seen[0] == stamp else mono_ns
+        unsettled[path] = (stamp, since)
+        return mono_ns - since < settle_ns
 
     def _save_cache(self) -> None:
         target = self._cache_target()
@@ -220,7 +256,7 @@ class Library:
         try:
             cache.save(
                 target, self.folder, snap.docs, self._vocab, self.params,
-                (index.term_offsets, index.post_docs, index.post_tfs), snap.skipped,
+                (index.term_offsets, index.post_docs, index.post_tfs), snap.skipped, self._stamps,
             )
         except OSError as exc:
             # Read-only or full disk: keep serving from memory, say so once.

@@ -58,11 +58,24 @@ def printable(name: str) -> str:
 
 @dataclass(frozen=True)
 class FileInfo:
-    """What the manifest records of a file to know, cheaply, whether it changed."""
+    """What the manifest records of a file to know, cheaply, whether it changed.
+
+    Size and mtime alone miss a same-size rewrite that puts the old mtime back (`cp -p`,
+    `rsync -t`, `tar x`, coarse FAT/SMB times). The kernel sets ctime on every write and on
+    ``utime`` itself, and a file renamed over another has a new inode: with both, such an edit
+    is seen without hashing every file on every scan.
+    """
 
     path: str
     size: int
     mtime_ns: int
+    ctime_ns: int = 0
+    ino: int = 0
+
+    @property
+    def stamp(self) -> tuple[int, int, int, int]:
+        """(size, mtime_ns, ctime_ns, inode): equal stamps mean the file was not touched."""
+        return (self.size, self.mtime_ns, self.ctime_ns, self.ino)
 
 
 def scan(folder: Path) -> tuple[dict[str, FileInfo], list[Skipped]]:
@@ -112,7 +125,7 @@ def scan(folder: Path) -> tuple[dict[str, FileInfo], list[Skipped]]:
                 # A FIFO would block open() forever; sockets and devices are no articles either.
                 problems.append(Skipped(relative, "not a regular file"))
                 continue
-            found[relative] = FileInfo(relative, st.st_size, st.st_mtime_ns)
+            found[relative] = FileInfo(relative, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
     walk(folder, "")
     return found, problems

@@ -265,6 +265,9 @@ class FolderWatcher:
 
         Waiting for the *last* of them folds a burst into one rebuild; the cap keeps a long
         copy (files arriving for many seconds) from holding back the ones already complete.
+        A file dated in the future is settled by the library once two scans ``stable_ms``
+        apart see it unchanged, so it is due ``stable_ms`` from now, not at its date (waiting
+        for that meant a rescan every cap until then).
         """
         stable = self.stable_ms / 1000
         cap = max(stable, self.debounce_ms / 1000, 0.05)
@@ -275,7 +278,7 @@ class FolderWatcher:
                 mtime = os.stat(self.folder / path).st_mtime
             except OSError:
                 return 0.02  # gone or renamed: rescan soon
-            due = max(due, mtime + stable)
+            due = max(due, min(mtime, now) + stable)
         return min(max(due - now + 0.01, 0.02), cap)
 
     def _refresh_once(self) -> float | None:
