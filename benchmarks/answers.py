@@ -15,12 +15,15 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 from benchmarks import devset
 from benchmarks.qa_sets import QA, SETS
 from retrieval import Library
+from retrieval.answer import answer_probability, decide
 from retrieval.library import QuestionError
+from retrieval.ranker import default_model
 
 
 def evaluate(library: Library, folder: Path, rows: list[QA]) -> dict[str, dict[str, float]]:
@@ -46,6 +49,35 @@ def evaluate(library: Library, folder: Path, rows: list[QA]) -> dict[str, dict[s
     return {k: dict(v) for k, v in table.items()}
 
 
+CURVE = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7)
+
+
+def curve(library: Library, rows: list[QA]) -> list[dict[str, float]]:
+    """Answerable right and unanswerable declined at each threshold of the answer probability
+    (SQuAD 2.0's report split): the whole trade-off, not just the shipped point."""
+    model = replace(default_model(), threshold=0.0)
+    seen = []  # (probability, answerable, right if answered)
+    for row in rows:
+        try:
+            pool = library.candidate_pool(row.q)
+        except QuestionError:
+            pool = None
+        decision = decide(pool, model) if pool is not None and pool.candidates else None
+        if decision is None:
+            seen.append((-1.0, row.answerable, False))
+            continue
+        best, partner = decision
+        lo, hi = (min(best.start, partner[0]), max(best.end, partner[1])) if partner else (best.start, best.end)
+        text = best.hit.passage.article.text[lo:hi].lower()
+        seen.append((answer_probability(pool, model), row.answerable, any(g.lower() in text for g in row.gold)))
+    answerable = [s for s in seen if s[1]]
+    unanswerable = [s for s in seen if not s[1]]
+    return [{"threshold": t,
+             "answerable_right": sum(p >= t and right for p, _, right in answerable) / max(len(answerable), 1),
+             "unanswerable_declined": sum(p < t for p, _, _ in unanswerable) / max(len(unanswerable), 1)}
+            for t in CURVE]
+
+
 def run(names: list[str], tmp: Path) -> dict[str, dict]:
     out = {}
     for name in names:
@@ -53,6 +85,8 @@ def run(names: list[str], tmp: Path) -> dict[str, dict]:
         started = time.perf_counter()
         library = Library.open(folder)
         out[name] = evaluate(library, folder, rows)
+        if name == "squad2":
+            out["squad2-curve"] = curve(library, [r for r in rows if r.split == "report"])
         print(f"  {name}: {len(rows)} questions in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     return out
 
@@ -60,12 +94,20 @@ def run(names: list[str], tmp: Path) -> dict[str, dict]:
 def render(results: dict[str, dict]) -> str:
     lines = ["| set | split/kind | questions | right | declined | gold paragraph first |", "|---|---|---|---|---|---|"]
     for name, table in results.items():
+        if name.endswith("-curve"):
+            continue
         for key in sorted(table):
             c = table[key]
             n = c["n"]
             gold = f"{c.get('gold_first', 0) / n:.1%}" if name.startswith("squad") and "unanswerable" not in key else ""
             lines.append(f"| {name} | {key} | {n:.0f} | {c['right']:.0f} ({c['right'] / n:.1%}) | "
                          f"{c['declined'] / n:.1%} | {gold} |")
+    if "squad2-curve" in results:
+        lines += ["", f"SQuAD 2.0 report split over the answer probability threshold (shipped: "
+                      f"{default_model().threshold}):", "",
+                  "| threshold | answerable right | unanswerable declined |", "|---|---|---|"]
+        lines += [f"| {c['threshold']:.2f} | {c['answerable_right']:.1%} | {c['unanswerable_declined']:.1%} |"
+                  for c in results["squad2-curve"]]
     return "\n".join(lines)
 
 
