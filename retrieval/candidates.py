@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 import numpy as np
@@ -54,7 +54,6 @@ FEATURES = (
     "length",  # log of the sentence's term count
     "digits",  # holds a digit
     "quote",  # holds quotation marks (speech)
-    "article_share",  # share of the question anywhere in the sentence's article (and its title)
     "paragraph_pos",  # 1 / paragraph number in the article
 )
 _DIGIT = re.compile(r"\d")
@@ -79,7 +78,6 @@ class Pool:
     question: Question
     candidates: tuple[Candidate, ...]
     features: np.ndarray  # (len(candidates), len(FEATURES))
-    spans: dict[int, list[tuple[int, int]]]  # passage id -> its sentence spans (for partners)
 
 
 _TYPED = (Expect.NUMBER, Expect.DATE, Expect.PLACE, Expect.ENTITY)
@@ -91,27 +89,50 @@ def _typed(expect: Expect, kind: float) -> list[float]:
     return [kind if expect is t else 0.0 for t in _TYPED]
 
 
-def _row(question: Question, scorer: Scorer, text: str, terms: list[str], before: Sequence[str],
-         title: frozenset[str], support: float, exact_support: float, focus: float, anchors: frozenset[str],
-         anchored: float, expects: float, bm25: float, rank: int, first: bool, lede: bool,
-         continuation: bool, article_share: float, paragraph: int) -> list[float]:
+@dataclass(frozen=True)
+class _Context:
+    """What a candidate's features take from its question and its passage."""
+
+    question: Question
+    scorer: Scorer
+    anchors: frozenset[str]
+    why: bool  # a why-question
+    title: frozenset[str]
+    support: float  # share of the question in the passage with its title
+    exact_support: float
+    focus: float  # the best share of any one sentence of the passage
+    anchored: float  # every name and number of the question is in the article
+    bm25: float
+    rank: int
+    paragraph: int
+
+
+def _question_context(question: Question, scorer: Scorer) -> dict:
+    return {"question": question, "scorer": scorer,
+            "anchors": frozenset(question.names | {t for t in question.terms if t[0].isdigit()}),
+            "why": bool(_WHY.search(question.text))}
+
+
+def _row(c: _Context, text: str, terms: list[str], before: Sequence[str], first: bool,
+         continuation: bool) -> list[float]:
     """One candidate's features, in the order of ``FEATURES``."""
+    q, scorer, anchors = c.question, c.scorer, c.anchors
     term_set = set(terms)
-    window = term_set | title | set(before)
+    window = term_set | c.title | set(before)
     share = scorer.share(term_set)
-    kind = type_match(question.expect, text, question.words)
-    names = math.log1p(len(new_capitalised(text, question.words)))
+    kind = type_match(q.expect, text, q.words)
+    names = math.log1p(len(new_capitalised(text, q.words)))
     return [
         share, scorer.exact_share(term_set), scorer.share(window), scorer.largest_missing(frozenset(window)),
-        scorer.share(set(before)), scorer.share(title), support, exact_support, focus - share,
+        scorer.share(set(before)), scorer.share(c.title), c.support, c.exact_support, c.focus - share,
         scorer.pair_share(terms), proximity(terms, scorer.wanted),
-        kind, expects, *_typed(question.expect, kind), names, names if question.expect in _NAMED else 0.0,
-        float(bool(_WHY.search(question.text) and _CAUSE.search(text))),
+        kind, float(q.expect is not Expect.ANY), *_typed(q.expect, kind), names,
+        names if q.expect in _NAMED else 0.0, float(c.why and bool(_CAUSE.search(text))),
         len(term_set - scorer.wanted) / (len(term_set) or 1),
-        1.0 - len(scorer.missing_anchors(anchors, term_set)) / len(anchors) if anchors else 1.0, anchored,
-        bm25, 1.0 / (1 + rank), float(first), float(lede), float(continuation),
+        1.0 - len(scorer.missing_anchors(anchors, term_set)) / len(anchors) if anchors else 1.0, c.anchored,
+        c.bm25, 1.0 / (1 + c.rank), float(first), float(c.paragraph == 1), float(continuation),
         math.log1p(len(terms)), float(bool(_DIGIT.search(text))), float(bool(_QUOTE.search(text))),
-        article_share, 1.0 / paragraph,
+        1.0 / c.paragraph,
     ]
 
 
@@ -124,15 +145,13 @@ def collect(
     """The candidates of ``hits`` (best BM25 first) and their features."""
     hits = list(hits[:CANDIDATE_PASSAGES])
     top_score = (hits[0].score if hits else 0.0) or 1.0
-    anchors = frozenset(question.names | {t for t in question.terms if t[0].isdigit()})
-    expects = float(question.expect is not Expect.ANY)
+    asked = _question_context(question, scorer)
+    anchors = asked["anchors"]
     candidates: list[Candidate] = []
     rows: list[list[float]] = []
-    spans_of: dict[int, list[tuple[int, int]]] = {}
     anchored_memo: dict[str, float] = {}
-    article_shares: dict[str, float] = {}
 
-    def anchored(hit: Hit, context: frozenset[str] | set[str]) -> float:
+    def anchored(hit: Hit, context: frozenset[str]) -> float:
         if not scorer.missing_anchors(anchors, context):
             return 1.0
         article = hit.passage.article
@@ -141,30 +160,22 @@ def collect(
             anchored_memo[article.path] = float(not scorer.missing_anchors(anchors, whole))
         return anchored_memo[article.path]
 
-    def add(hit: Hit, rank: int, i: int, s: int, e: int, terms: list[str], before: Sequence[str],
-            title: frozenset[str], support: float, exact_support: float, focus: float,
-            passage_anchor: float, continuation: bool, bm25: float) -> None:
-        article = hit.passage.article
-        if article.path not in article_shares:
-            article_shares[article.path] = scorer.share(article_terms(article.title, article.text))
-        rows.append(_row(question, scorer, hit.passage.text[s:e], terms, before, title, support, exact_support,
-                         focus, anchors, passage_anchor, expects, bm25, rank, i == 0,
-                         hit.passage.paragraph == 1, continuation, article_shares[article.path],
-                         hit.passage.paragraph))
-        candidates.append(Candidate(hit, i, hit.passage.start + s, hit.passage.start + e))
-
     in_hits = {hit.passage.id for hit in hits}
     for rank, hit in enumerate(hits):
         passage = hit.passage
         title, spans, sentence_terms = analyse(passage.article.title, passage.text)
-        spans_of[passage.id] = spans
         passage_terms = title.union(*sentence_terms)
-        support, exact_support = scorer.share(passage_terms), scorer.exact_share(passage_terms)
-        focus = max((scorer.share(set(t)) for t in sentence_terms), default=0.0)
-        passage_anchor = anchored(hit, passage_terms)
+        context = _Context(
+            **asked, title=title, support=scorer.share(passage_terms),
+            exact_support=scorer.exact_share(passage_terms),
+            focus=max((scorer.share(set(t)) for t in sentence_terms), default=0.0),
+            anchored=anchored(hit, passage_terms), bm25=hit.score / top_score, rank=rank,
+            paragraph=passage.paragraph,
+        )
         for i, (s, e) in enumerate(spans):
-            add(hit, rank, i, s, e, sentence_terms[i], sentence_terms[i - 1] if i else (), title,
-                support, exact_support, focus, passage_anchor, False, hit.score / top_score)
+            rows.append(_row(context, passage.text[s:e], sentence_terms[i],
+                             sentence_terms[i - 1] if i else (), i == 0, False))
+            candidates.append(Candidate(hit, i, passage.start + s, passage.start + e))
         if neighbours is not None and rank < CONTINUED_PASSAGES and spans:
             after = neighbours(hit)
             if after is None or after.passage.id in in_hits:
@@ -172,30 +183,30 @@ def collect(
             a_title, a_spans, a_terms = analyse(after.passage.article.title, after.passage.text)
             if not a_spans:
                 continue
-            spans_of[after.passage.id] = a_spans
             s, e = a_spans[0]
-            continued = Hit(after.passage, hit.score)
-            add(continued, rank, 0, s, e, a_terms[0], sentence_terms[-1], a_title, support, exact_support,
-                focus, passage_anchor, True, hit.score / top_score)
+            following = replace(context, title=a_title, paragraph=after.passage.paragraph)
+            rows.append(_row(following, after.passage.text[s:e], a_terms[0], sentence_terms[-1], True, True))
+            candidates.append(Candidate(Hit(after.passage, hit.score), 0, after.passage.start + s,
+                                        after.passage.start + e))
     features = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
-    return Pool(question, tuple(candidates), features, spans_of)
+    return Pool(question, tuple(candidates), features)
 
 
 def sentence_features(question: Question, scorer: Scorer, sentences: Sequence[str]) -> np.ndarray:
     """Feature rows for free-standing candidate sentences (answer-sentence selection sets such
-    as WikiQA): all from one unnamed passage, in order, the first one its lede."""
+    as WikiQA): all from one untitled passage, in order, the article's first paragraph."""
     terms = [tokenize(s) for s in sentences]
     passage_terms = frozenset().union(*map(set, terms)) if terms else frozenset()
-    support, exact = scorer.share(passage_terms), scorer.exact_share(passage_terms)
-    focus = max((scorer.share(set(t)) for t in terms), default=0.0)
-    rows = []
-    anchors = frozenset(question.names | {t for t in question.terms if t[0].isdigit()})
-    anchored = float(not scorer.missing_anchors(anchors, passage_terms))
-    expects = float(question.expect is not Expect.ANY)
-    for i, sentence in enumerate(sentences):
-        rows.append(_row(question, scorer, sentence, terms[i], terms[i - 1] if i else (), frozenset(),
-                         support, exact, focus, anchors, anchored, expects, 1.0, 0, i == 0, True, False,
-                         support, 1))
+    asked = _question_context(question, scorer)
+    context = _Context(
+        **asked, title=frozenset(), support=scorer.share(passage_terms),
+        exact_support=scorer.exact_share(passage_terms),
+        focus=max((scorer.share(set(t)) for t in terms), default=0.0),
+        anchored=float(not scorer.missing_anchors(asked["anchors"], passage_terms)), bm25=1.0, rank=0,
+        paragraph=1,
+    )
+    rows = [_row(context, sentence, terms[i], terms[i - 1] if i else (), i == 0, False)
+            for i, sentence in enumerate(sentences)]
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
 
 

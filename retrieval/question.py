@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from enum import Enum
+from functools import lru_cache
 
 from retrieval.analyzer import normalize
 
@@ -81,10 +82,18 @@ _COMMON_STARTS = frozenset(
 def new_capitalised(sentence: str, question_words: set[str]) -> list[tuple[int, str]]:
     """(offset, phrase) of capitalised phrases the question lacks, skipping sentence-initial
     function words such as "The" or "But"."""
+    return [(start, phrase) for start, phrase, words in _capitalised(sentence)
+            if not all(w in question_words or w.rstrip("'’s") in question_words for w in words)]
+
+
+@lru_cache(maxsize=8192)
+def _capitalised(sentence: str) -> tuple[tuple[int, str, tuple[str, ...]], ...]:
+    """The sentence's capitalised phrases with their lower-cased words. Cached: the same
+    candidate sentences come back question after question, each asked about its names."""
     out = []
     for match in _CAPITALISED.finditer(sentence):
         phrase = match.group(0)
-        words = re.findall(r"[\w'’-]+", phrase.lower())
+        words = tuple(re.findall(r"[\w'’-]+", phrase.lower()))
         if not words:
             continue
         starts_sentence = match.start() == 0 or sentence[: match.start()].rstrip().endswith(
@@ -92,10 +101,8 @@ def new_capitalised(sentence: str, question_words: set[str]) -> list[tuple[int, 
         )
         if starts_sentence and len(words) == 1 and words[0] in _COMMON_STARTS:
             continue
-        if all(w in question_words or w.rstrip("'’s") in question_words for w in words):
-            continue
-        out.append((match.start(), phrase))
-    return out
+        out.append((match.start(), phrase, words))
+    return tuple(out)
 
 
 _PLACE_BEFORE = re.compile(r"\b(in|at|near|outside|inside|across|hosted by|held in)\s+(the\s+)?$", re.I)
