@@ -223,7 +223,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
             _stream(sys.stdin, answer_one, max_line=max_line, too_long=too_long)
         return EXIT_OK
     if not question:
-        return _interactive(library, settings, answer_one)
+        return _interactive(library, settings, args.json)
     try:
         answer = library.ask(question, top_k)
     except QuestionError as exc:
@@ -235,10 +235,22 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _interactive(library, settings, answer_one: Callable[[str], None]) -> int:
+NEW_CONVERSATION = "/new"
+
+
+def _interactive(library, settings, as_json: bool) -> int:
+    """The prompt reads each question with the one before it (follow-ups: "and when?", "who
+    is he?"); ``/new`` starts a new conversation."""
+    import dataclasses
+
+    from retrieval import QuestionError
+    from retrieval.followup import Turn, resolve
+
     stats = library.stats()
     print(f"citebot: {stats.articles} articles, {stats.passages} passages from {settings.articles_dir}.")
-    print("Ask a question (empty line or Ctrl-D to quit).")
+    print(f"Ask a question (empty line or Ctrl-D to quit; follow-ups are read with the question "
+          f"before, {NEW_CONVERSATION} starts over).")
+    history: list[Turn] = []
     with watching(library, settings):
         while True:
             try:
@@ -248,8 +260,31 @@ def _interactive(library, settings, answer_one: Callable[[str], None]) -> int:
                 break
             if not line.strip():
                 break
-            answer_one(line)
+            if line.strip().lower() == NEW_CONVERSATION:
+                history.clear()
+                print("(new conversation)")
+                continue
+            resolution = resolve(line, history, max_chars=library.max_question_chars)
+            try:
+                answer = library.ask(resolution.question, settings.top_k)
+            except QuestionError as exc:
+                print(_echo_error(as_json, line, str(exc)), flush=True)
+                continue
+            answer = dataclasses.replace(answer, question=resolution.asked)
+            read_with = history[-1].shown if resolution.followup and history else None
+            if as_json:
+                _emit(answer_json(answer) | {"followup_of": read_with})
+            else:
+                if read_with is not None:
+                    print(f"(read with “{read_with}”; {NEW_CONVERSATION} starts over)")
+                print(answer_text(answer) + "\n", flush=True)
+            history = [dataclasses.replace(resolution.turn(answer.text if answer.found else ""),
+                                           asked=resolution.asked)]
     return EXIT_OK
+
+
+def _echo_error(as_json: bool, question: str, message: str) -> str:
+    return json.dumps(error_json(_echo(question), message), ensure_ascii=False) if as_json else message
 
 
 def cmd_search(args: argparse.Namespace) -> int:

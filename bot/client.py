@@ -20,6 +20,7 @@ from bot.checks import AskingTooFast, ChannelNotAllowed, Cooldowns, NotAdmin, Us
 from bot.cogs import respond
 from bot.cogs.admin import AdminCog
 from bot.cogs.ask import EXAMPLE, AskCog, mention_question
+from bot.conversations import is_bot_thread, replied_turn
 
 if TYPE_CHECKING:  # pragma: no cover
     from config import Settings
@@ -139,9 +140,25 @@ class _CiteBotMixin:
             return
         me = self.user  # type: ignore[attr-defined]
         question = mention_question(message.content, me.id) if me is not None else None
+        if question is None and self._unprompted(message):
+            question = " ".join(message.content.split())
         if question is not None:
             cog = self.get_cog("Ask")  # type: ignore[attr-defined]
             await cog.on_mention(message, question)
+
+    def _unprompted(self, message: discord.Message) -> bool:
+        """A message answered without a mention or command: a reply to one of the bot's answers,
+        a message in a thread the bot answers in, or any message in a help-desk channel."""
+        if not (message.content or "").strip():
+            return False
+        channel = message.channel
+        parent = getattr(channel, "parent_id", None)
+        desk = set(self.settings.discord.help_desk_channel_ids)
+        if desk and (channel.id in desk or parent in desk):
+            return True
+        me = self.user  # type: ignore[attr-defined]
+        bot_id = me.id if me is not None else None
+        return is_bot_thread(channel, bot_id) or replied_turn(message, bot_id) is not None
 
     # --- the one error handler ----------------------------------------------------------------
 

@@ -70,6 +70,10 @@ class DiscordSettings(BaseModel):
     max_question_chars: int = Field(default=500, ge=1, le=100_000)
     shard_count: int | None = Field(default=None, ge=1, le=10_000)
     max_upload_bytes: int = Field(default=2_000_000, ge=1, le=100_000_000)
+    # Answer each @mention/prefix question in a new thread made from the question.
+    thread_mode: bool = False
+    # Channels where every message is a question (no mention or command needed).
+    help_desk_channel_ids: list[Snowflake] = Field(default_factory=list)
 
 
 class Settings(BaseSettings):

@@ -24,6 +24,8 @@ from retrieval.analyzer import STOPWORDS, normalize
 PRONOUNS = frozenset(
     "he she it they them him her his hers its their theirs that this these those there then".split()
 )
+# ... of which these stand for a person: after "Who runs X?", "she" is the person answered.
+PERSONAL = frozenset("he she him her his hers".split())
 # "Is there a museum?" asks whether something exists; that "there" points nowhere.
 _EXISTENTIAL = re.compile(r"\b(?:is|are|was|were|will|would|has|have|had|be)\s+there\b")
 # "Is it true that ...", "that" as a conjunction after a verb of saying: not a reference.
@@ -57,6 +59,11 @@ class Turn:
     question: str
     answer: str = ""
     terms: tuple[str, ...] = ()  # the turn's subject (names first); read from ``question`` if empty
+    asked: str = ""  # the words the user typed, for showing ("" = ``question``)
+
+    @property
+    def shown(self) -> str:
+        return self.asked or self.question
 
 
 @dataclass(frozen=True)
@@ -71,7 +78,7 @@ class Resolution:
 
     def turn(self, answer: str) -> Turn:
         """This question as the previous turn of the next one."""
-        return Turn(self.question, answer, self.terms)
+        return Turn(self.question, answer, self.terms, self.asked)
 
 
 def _words(text: str) -> list[str]:
@@ -182,20 +189,26 @@ def resolve(question: str, history: Sequence[Turn], *, max_chars: int = 500) -> 
     prev_names = [t for t in prev_terms if t[:1].isupper()]
     swap = bool(own_names) and not _points_back(asked)  # "what about Trump?": new subject, old frame
     name_words = {normalize(w) for n in prev_names for w in n.split()}
+    word_room = MAX_CARRIED_WORDS if (swap or not own or not prev_names) else 0
     if not swap:
         for name in prev_names:
             add(name)
+    # Names say what is being talked about; the previous topic words only when there is no name
+    # (or the question has no words of its own): "shot", "directed" would pull the last answer back.
     words_carried = 0
     for word in prev_terms:
-        if word[:1].isupper() or words_carried >= MAX_CARRIED_WORDS:
+        if word[:1].isupper() or words_carried >= word_room:
             continue
         if not (swap and word in name_words):
             words_carried += 1
             add(word)
-    if (not own or _WHO.match(normalize(previous.question))) and not swap:
+    personal = any(normalize(w) in PERSONAL for w in _words(asked))
+    if (not own or (personal and _WHO.match(normalize(previous.question)))) and not swap:
         # "Where?", "Is that official?", or "Who runs X?" then "what did she say?": the last
         # answer holds what is being asked about.
         answer_names = [n for n in names(previous.answer) if normalize(n) not in normalize(previous.question)]
+        if own:  # one name for "he"/"she": a full name ("Niamh Cullen") before a word ("Irish")
+            answer_names.sort(key=lambda n: " " not in n)
         for name in answer_names[: MAX_ANSWER_NAMES if not own else 1]:
             add(name)
     carried = carried[:MAX_CARRIED]

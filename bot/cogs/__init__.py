@@ -30,3 +30,11 @@ def embeds_allowed(ctx: commands.Context) -> bool:
         return ctx.bot_permissions.embed_links
     except Exception:  # noqa: BLE001 - a partial channel we cannot resolve: fall back to text
         return False
+
+
+async def send_in(channel: discord.abc.Messageable, reply: Reply) -> discord.Message:
+    """Post ``reply`` as a new message in ``channel`` (a thread the bot made), never pinging."""
+    kwargs: dict = {"allowed_mentions": NO_MENTIONS}
+    if reply.embed is not None:
+        kwargs["embed"] = reply.embed
+    return await channel.send(reply.content, **kwargs)

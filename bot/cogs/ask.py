@@ -6,7 +6,9 @@ so the bot's one error handler words them.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
+import logging
 import re
 import time
 from typing import TYPE_CHECKING
@@ -16,14 +18,23 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.checks import AskingTooFast, ChannelNotAllowed, UserFacingError, channel_allowed
-from bot.cogs import embeds_allowed, respond
-from bot.render import help_text, render_answer, render_help
+from bot.cogs import embeds_allowed, respond, send_in
+from bot.render import clip, help_text, render_answer, render_help
 from retrieval import QuestionError, clean_question
+from bot.conversations import followup_note, previous_turn
+from retrieval.followup import Resolution, resolve
 
 if TYPE_CHECKING:  # pragma: no cover
     from bot.client import CiteBot
 
 EXAMPLE = "Where might the second summit be held?"
+THREAD_NAME_MAX = 100  # Discord's limit for a thread name
+log = logging.getLogger("citebot.discord")
+
+
+def thread_name(question: str) -> str:
+    """A thread's name from its question: one line, at most 100 characters, never empty."""
+    return clip(question, THREAD_NAME_MAX, raw=True) or "Question"
 
 
 def mention_question(content: str, bot_id: int) -> str | None:
@@ -65,7 +76,8 @@ class AskCog(commands.Cog, name="Ask"):
     # --- the one answer path ------------------------------------------------------------------
 
     async def answer(self, ctx: commands.Context, question: str) -> None:
-        """Check the question, defer a slash command at once, score and render in a thread, reply."""
+        """Check the question, defer a slash command at once, read it with the conversation it
+        continues, score and render in a thread, reply (in a new thread in thread mode)."""
         limit = min(self.discord.max_question_chars, self.library.max_question_chars)
         try:
             question = clean_question(question, limit)
@@ -73,16 +85,45 @@ class AskCog(commands.Cog, name="Ask"):
             raise UserFacingError(str(exc)) from None
         if ctx.interaction is not None:
             await ctx.defer()  # within Discord's 3 s, before any real work
+        me = self.bot.user
+        message = None if ctx.interaction is not None else ctx.message
+        previous = await previous_turn(message, ctx.channel, me.id if me else None)
+        history = [previous] if previous is not None else []
+        top_k = self.settings.top_k
+
+        def work() -> tuple[Resolution, object]:
+            resolution = resolve(question, history, max_chars=limit)
+            return resolution, self.library.ask(resolution.question, top_k)
+
         started = time.perf_counter()
         try:
-            answer = await self.bot.score(self.library.ask, question, self.settings.top_k)
+            resolution, answer = await self.bot.score(work)
         except QuestionError as exc:
             raise UserFacingError(str(exc)) from None
         took_ms = (time.perf_counter() - started) * 1000
+        answer = dataclasses.replace(answer, question=question)  # the user's words, not the search text
+        note = followup_note(previous.shown, resolution.carried) if resolution.followup and previous else ""
         # Rendering escapes and clips article text: linear, but a huge title or quote is still
         # real work, so it runs on the scoring threads too, never on the event loop.
-        render = functools.partial(render_answer, answer, took_ms=took_ms, embeds=embeds_allowed(ctx))
-        await respond(ctx, await self.bot.score(render))
+        render = functools.partial(render_answer, answer, took_ms=took_ms, embeds=embeds_allowed(ctx), note=note)
+        reply = await self.bot.score(render)
+        thread = await self.open_thread(ctx, question) if message is not None else None
+        if thread is not None:
+            await send_in(thread, reply)
+        else:
+            await respond(ctx, reply)
+
+    async def open_thread(self, ctx: commands.Context, question: str) -> discord.Thread | None:
+        """Thread mode: a new thread from the question's message, in a server text channel (not
+        in a thread or a DM). None, and the answer goes in the channel, if the bot may not."""
+        if not self.discord.thread_mode or not isinstance(ctx.channel, discord.TextChannel):
+            return None
+        try:
+            thread = await ctx.message.create_thread(name=thread_name(question))
+        except discord.HTTPException as exc:
+            log.warning("could not open a thread for a question in channel %s: %s", ctx.channel.id, exc)
+            return None
+        return thread
 
     @commands.hybrid_command(name="ask", description="Ask a question about the articles; get the quote and its source")
     @app_commands.describe(question=f"Your question, e.g. “{EXAMPLE}”")
