@@ -21,6 +21,8 @@ from bot.cogs import respond
 from bot.cogs.admin import AdminCog
 from bot.cogs.ask import EXAMPLE, AskCog, mention_question
 from bot.conversations import is_bot_thread, replied_turn
+from bot.feedback import FeedbackView
+from bot.record import Record, RecordUnavailable
 
 if TYPE_CHECKING:  # pragma: no cover
     from config import Settings
@@ -63,6 +65,10 @@ class _CiteBotMixin:
         self.sync_global = sync_global
         self.cooldowns = Cooldowns(d.cooldown_rate, d.cooldown_seconds)
         self.watcher: Any = None
+        self.record: Record | None = None
+        self.record_problem: str | None = None  # why there is no record, said once
+        self.record_notice_due = False
+        self.feedback_buttons: discord.ui.View | None = None
         # Questions are scored here, not in asyncio's default pool (cores + 4 threads): scoring is
         # Python code holding the GIL, so threads beyond the core count add no throughput, only
         # more contenders the event loop must win the GIL from before it can send a reply.
@@ -74,7 +80,45 @@ class _CiteBotMixin:
 
     # --- lifecycle ----------------------------------------------------------------------------
 
+    async def db(self, func: Callable[..., T], *args: Any) -> T | None:
+        """Run a record call in a thread, never on the event loop. If the record fails (a
+        read-only or full disk), it is switched off, the reason logged and said once in Discord,
+        and None returned: answering goes on."""
+        try:
+            return await asyncio.to_thread(func, *args)
+        except RecordUnavailable as exc:
+            record = self._record_failed(str(exc))
+            if record is not None:
+                await asyncio.to_thread(record.close)
+            return None
+
+    def _record_failed(self, reason: str) -> Record | None:
+        """Switch the record off (once said why); returns the record to close, off the loop."""
+        if self.record_problem is None:
+            log.warning("questions are not being recorded: %s", reason)
+            self.record_problem = reason
+            self.record_notice_due = True
+        record, self.record = self.record, None
+        return record
+
+    async def _open_record(self) -> None:
+        path = self.settings.record_file
+        if path is None:
+            return
+        record = Record(path, retention_days=self.settings.record_retention_days)
+        try:
+            self.record = await asyncio.to_thread(record.open)
+        except RecordUnavailable as exc:
+            self._record_failed(str(exc))
+
     async def setup_hook(self) -> None:
+        await self._open_record()
+        # One persistent view answers every click, on any answer, also after a restart (matched
+        # by custom_id). Answers are sent with a stopped copy: its buttons are shown, but
+        # discord.py does not keep a view per message (memory would grow with every answer).
+        self.add_view(FeedbackView(self))  # type: ignore[attr-defined]
+        self.feedback_buttons = FeedbackView(self)
+        self.feedback_buttons.stop()
         await self.add_cog(AskCog(self))  # type: ignore[attr-defined,arg-type]
         await self.add_cog(AdminCog(self))  # type: ignore[attr-defined,arg-type]
         await self._start_watcher()
@@ -123,6 +167,9 @@ class _CiteBotMixin:
                 log.exception("folder watcher did not stop cleanly")
         await super().close()  # type: ignore[misc]
         await asyncio.to_thread(self.scoring.shutdown, wait=True, cancel_futures=True)
+        record, self.record = self.record, None
+        if record is not None:
+            await asyncio.to_thread(record.close)
 
     async def on_ready(self) -> None:
         user = self.user  # type: ignore[attr-defined]

@@ -14,7 +14,7 @@ from discord.ext import commands
 
 from bot.checks import NotAdmin, UserFacingError, is_admin
 from bot.cogs import respond
-from bot.render import added_text, refresh_text, stats_text
+from bot.render import CONTENT_MAX, added_text, clip, refresh_text, stats_text
 from retrieval.intake import IntakeError, add_article, clean_name
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -68,4 +68,61 @@ class AdminCog(commands.Cog, name="Admin"):
             raise UserFacingError(str(exc)) from None
         text = added_text(result.name, replaced=result.replaced, title=result.title,
                           passages=result.passages, reason=result.reason)
+        answered = await recheck_gaps(self.bot, result.name)
+        if answered:
+            text += f"\nIt answers {answered} question{'s' if answered != 1 else ''} listed in /gaps."
         await respond(ctx, text, ephemeral=True)
+
+    @commands.hybrid_command(name="gaps", description="Admin: questions the articles could not answer, and answers voted down")
+    async def gaps(self, ctx: commands.Context) -> None:
+        await ctx.defer(ephemeral=True)
+        record = self.bot.record
+        gaps = await self.bot.db(record.gaps) if record is not None else None
+        if gaps is None:
+            why = self.bot.record_problem or "no record is kept (set record_path, or use_cache = true)"
+            await respond(ctx, f"No record of questions: {why}.", ephemeral=True)
+            return
+        await respond(ctx, gaps_message(gaps), ephemeral=True)
+
+
+def gaps_message(gaps) -> str:
+    """The /gaps reply: most frequent first, questions escaped, within Discord's 2,000."""
+    if not gaps:
+        return "No unanswered or downvoted questions recorded."
+    lines = ["**What the articles could not answer** (most frequent first):"]
+    for i, g in enumerate(gaps):
+        what = "unanswered" if g.kind == "unanswered" else "voted down"
+        line = f"{g.count}× {what}: {clip(g.question, 200)}"
+        if g.answered_by:
+            line += f" — ✅ now answered by {clip(g.answered_by, 150)}"
+        if sum(len(x) + 1 for x in lines) + len(line) > CONTENT_MAX - 60:
+            lines.append(f"…and {len(gaps) - i} more")
+            break
+        lines.append(line)
+    return "\n".join(lines)
+
+
+async def recheck_gaps(bot: "CiteBot", added: str) -> int:
+    """Re-ask the listed unanswered questions after ``added`` was indexed (scoring and record off
+    the loop); mark those now answered from that article. Returns how many."""
+    record = bot.record
+    if record is None:
+        return 0
+    open_questions = await bot.db(record.open_questions)
+    if not open_questions:
+        return 0
+    top_k = bot.settings.top_k
+
+    def ask_all() -> dict[str, str]:
+        found: dict[str, str] = {}
+        for key, question in open_questions:
+            answer = bot.library.ask(question, top_k)
+            source = next((c for c in answer.citations if c.path == added), None) if answer.found else None
+            if source is not None:
+                found[key] = f"{source.title} ({source.path})"
+        return found
+
+    answered = await bot.score(ask_all)
+    if answered:
+        await bot.db(record.mark_answered, answered)
+    return len(answered)

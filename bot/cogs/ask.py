@@ -108,10 +108,42 @@ class AskCog(commands.Cog, name="Ask"):
         render = functools.partial(render_answer, answer, took_ms=took_ms, embeds=embeds_allowed(ctx), note=note)
         reply = await self.bot.score(render)
         thread = await self.open_thread(ctx, question) if message is not None else None
+        view = self.bot.feedback_buttons
         if thread is not None:
-            await send_in(thread, reply)
+            sent = await send_in(thread, reply, view=view)
         else:
-            await respond(ctx, reply)
+            sent = await respond(ctx, reply, view=view)
+        await self.keep(ctx, sent, question, resolution.question, answer)
+
+    async def keep(self, ctx: commands.Context, sent: discord.Message | None, question: str, searched: str,
+                   answer) -> None:
+        """Store the question and what it got (off the loop); if the record is off for a reason
+        not yet told, say why once."""
+        record = self.bot.record
+        if record is not None:
+            citations = [{"n": c.n, "title": c.title, "path": c.path, "paragraph": c.paragraph}
+                         for c in answer.citations]
+            await self.bot.db(functools.partial(
+                record.add, question=question, searched=searched, found=answer.found,
+                answer=answer.text if answer.found else "", citations=citations,
+                message_id=sent.id if sent is not None else None,
+                guild_id=ctx.guild.id if ctx.guild else None, channel_id=getattr(ctx.channel, "id", None),
+                user_id=ctx.author.id))
+        if self.bot.record_notice_due:
+            self.bot.record_notice_due = False
+            await respond(ctx, f"Note: questions and votes aren't being recorded ({self.bot.record_problem}). "
+                               "Answers are not affected.")
+
+    @commands.hybrid_command(name="forget", description="Delete the questions and votes citebot recorded from you")
+    async def forget(self, ctx: commands.Context) -> None:
+        await ctx.defer(ephemeral=True)
+        if self.bot.record is None:
+            await respond(ctx, "Nothing is recorded here.", ephemeral=True)
+            return
+        removed = await self.bot.db(self.bot.record.forget_user, ctx.author.id)
+        text = (f"Deleted {removed} recorded entr{'y' if removed == 1 else 'ies'} of yours." if removed is not None
+                else "The record can't be changed right now; please try again later.")
+        await respond(ctx, text, ephemeral=True)
 
     async def open_thread(self, ctx: commands.Context, question: str) -> discord.Thread | None:
         """Thread mode: a new thread from the question's message, in a server text channel (not
