@@ -23,6 +23,7 @@ from bot.cogs.ask import EXAMPLE, AskCog, mention_question
 from bot.conversations import is_bot_thread, replied_turn
 from bot.feedback import FeedbackView
 from bot.record import Record, RecordUnavailable
+from bot.servers import ServerSettings
 
 if TYPE_CHECKING:  # pragma: no cover
     from config import Settings
@@ -64,6 +65,7 @@ class _CiteBotMixin:
         self.library = library
         self.sync_global = sync_global
         self.cooldowns = Cooldowns(d.cooldown_rate, d.cooldown_seconds)
+        self.servers = ServerSettings(d, self.cooldowns)
         self.watcher: Any = None
         self.record: Record | None = None
         self.record_problem: str | None = None  # why there is no record, said once
@@ -110,6 +112,10 @@ class _CiteBotMixin:
             self.record = await asyncio.to_thread(record.open)
         except RecordUnavailable as exc:
             self._record_failed(str(exc))
+            return
+        overrides = await self.db(record.server_settings)
+        if overrides:
+            self.servers.load(overrides)
 
     async def setup_hook(self) -> None:
         await self._open_record()
@@ -200,7 +206,7 @@ class _CiteBotMixin:
             return False
         channel = message.channel
         parent = getattr(channel, "parent_id", None)
-        desk = set(self.settings.discord.help_desk_channel_ids)
+        desk = set(self.servers.get(message.guild.id if message.guild else None).help_desk_channel_ids)
         if desk and (channel.id in desk or parent in desk):
             return True
         me = self.user  # type: ignore[attr-defined]
@@ -225,7 +231,7 @@ class _CiteBotMixin:
                 where = ", ".join(f"<#{c}>" for c in error.allowed_channel_ids[:10])
                 text = f"I only answer in {where}."
         elif isinstance(error, AskingTooFast):
-            if not slash and not self.cooldowns.notice_due(ctx.author.id):
+            if not slash and not self.servers.cooldowns(ctx.guild.id if ctx.guild else None).notice_due(ctx.author.id):
                 return  # one "slow down" per window, not one per message
             text = f"You're asking quickly; please try again in {error.seconds} s."
         elif isinstance(error, NotAdmin):

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MIGRATIONS: tuple[str, ...] = (
     # 1: questions and votes
     """
@@ -49,6 +49,15 @@ MIGRATIONS: tuple[str, ...] = (
         vote INTEGER NOT NULL CHECK (vote IN (-1, 1)),
         voted_at REAL NOT NULL,
         PRIMARY KEY (question_id, user_id)
+    );
+    """,
+    # 2: per-server settings changed with /settings (JSON values; TOML/env stay the defaults)
+    """
+    CREATE TABLE server_settings (
+        guild_id INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (guild_id, key)
     );
     """,
 )
@@ -183,6 +192,24 @@ class Record:
         """Record that an added article now answers these (question_key -> source) questions."""
         self._run("UPDATE questions SET answered_later = ? WHERE question_key = ? AND found = 0",
                   many=[(source, key) for key, source in keys_to_source.items()])
+
+    def set_server_settings(self, guild_id: int, values: dict[str, Any]) -> None:
+        """Store a server's overrides (a value of None removes that override)."""
+        self._run("DELETE FROM server_settings WHERE guild_id = ? AND key = ?",
+                  many=[(guild_id, k) for k, v in values.items() if v is None])
+        self._run("INSERT INTO server_settings (guild_id, key, value) VALUES (?,?,?) "
+                  "ON CONFLICT (guild_id, key) DO UPDATE SET value = excluded.value",
+                  many=[(guild_id, k, json.dumps(v)) for k, v in values.items() if v is not None])
+
+    def clear_server_settings(self, guild_id: int) -> None:
+        self._run("DELETE FROM server_settings WHERE guild_id = ?", (guild_id,))
+
+    def server_settings(self) -> dict[int, dict[str, Any]]:
+        """Every server's overrides."""
+        out: dict[int, dict[str, Any]] = {}
+        for guild_id, key, value in self._run("SELECT guild_id, key, value FROM server_settings").fetchall():
+            out.setdefault(int(guild_id), {})[key] = json.loads(value)
+        return out
 
     # --- reading ---------------------------------------------------------------------------
 

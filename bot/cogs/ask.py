@@ -57,20 +57,21 @@ class AskCog(commands.Cog, name="Ask"):
     # --- gates ------------------------------------------------------------------------------
 
     def gate(self, channel: discord.abc.Messageable | None) -> None:
-        d = self.discord
+        guild = getattr(channel, "guild", None)
+        d = self.bot.servers.get(guild.id if guild is not None else None)
         if not channel_allowed(channel, allow_dms=d.allow_dms, allowed_channel_ids=d.allowed_channel_ids):
             in_dm = channel is None or isinstance(channel, discord.DMChannel)
             raise ChannelNotAllowed(in_dm, tuple(d.allowed_channel_ids))
 
-    def spend(self, user: discord.abc.User) -> None:
-        wait = self.bot.cooldowns.hit(user.id)
+    def spend(self, user: discord.abc.User, guild: discord.Guild | None = None) -> None:
+        wait = self.bot.servers.cooldowns(guild.id if guild is not None else None).hit(user.id)
         if wait > 0:
             raise AskingTooFast(wait)
 
     async def cog_check(self, ctx: commands.Context) -> bool:  # type: ignore[override]
         self.gate(ctx.channel)
         if ctx.command is not None and ctx.command.qualified_name == "ask":
-            self.spend(ctx.author)
+            self.spend(ctx.author, ctx.guild)
         return True
 
     # --- the one answer path ------------------------------------------------------------------
@@ -148,7 +149,7 @@ class AskCog(commands.Cog, name="Ask"):
     async def open_thread(self, ctx: commands.Context, question: str) -> discord.Thread | None:
         """Thread mode: a new thread from the question's message, in a server text channel (not
         in a thread or a DM). None, and the answer goes in the channel, if the bot may not."""
-        if not self.discord.thread_mode or not isinstance(ctx.channel, discord.TextChannel):
+        if not isinstance(ctx.channel, discord.TextChannel) or not self.bot.servers.get(ctx.channel.guild.id).thread_mode:
             return None
         try:
             thread = await ctx.message.create_thread(name=thread_name(question))
@@ -170,7 +171,7 @@ class AskCog(commands.Cog, name="Ask"):
             if not question:
                 await self.send_help(ctx)
                 return
-            self.spend(message.author)
+            self.spend(message.author, message.guild)
             await self.answer(ctx, question)
         except Exception as exc:  # noqa: BLE001 - routed to the one error handler
             error = exc if isinstance(exc, commands.CommandError) else commands.CommandInvokeError(exc)
