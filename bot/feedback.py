@@ -6,6 +6,7 @@ id, looked up in the record. Every database call runs in a thread (``bot.db``).
 """
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -18,6 +19,8 @@ if TYPE_CHECKING:  # pragma: no cover
 NO_MENTIONS = discord.AllowedMentions.none()
 UP, DOWN, MORE = "citebot:vote:up", "citebot:vote:down", "citebot:more"
 MORE_PASSAGES = 5
+FAILED = "Sorry, something went wrong with that button. The error has been logged."
+log = logging.getLogger("citebot.discord")
 
 
 class FeedbackView(discord.ui.View):
@@ -26,6 +29,17 @@ class FeedbackView(discord.ui.View):
     def __init__(self, bot: "CiteBot") -> None:
         super().__init__(timeout=None)
         self.bot = bot
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item) -> None:
+        """As the bot's one error handler words it: a logged traceback, one short private reply."""
+        log.error("button %s failed", getattr(item, "custom_id", "?"), exc_info=(type(error), error, error.__traceback__))
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(FAILED, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            else:
+                await interaction.response.send_message(FAILED, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException as exc:
+            log.warning("could not send an error reply: %s", exc)
 
     @discord.ui.button(emoji="👍", style=discord.ButtonStyle.secondary, custom_id=UP)
     async def up(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:

@@ -180,3 +180,19 @@ def test_record_migrates_prunes_and_groups(tmp_path: Path):
     again = Record(tmp_path / "r.sqlite3", retention_days=1, clock=lambda: now[0]).open()  # nothing to migrate
     assert [g.question for g in again.gaps()] == ["Fresh?"]
     again.close()
+
+
+async def test_a_failing_button_gets_one_polite_private_reply_and_a_logged_traceback(folder, record_path, caplog,
+                                                                                     monkeypatch):
+    async with simcord.run(bot_for(folder, record_path)) as env:
+        channel, alice, _, _ = world(env)
+        await alice.send(channel, f"!ask {FERRY_Q}")
+
+        def broken(*args):
+            raise RuntimeError("disk on fire")
+
+        monkeypatch.setattr(env.bot.record, "vote", broken)
+        result = await alice.click(channel.last_message, custom_id=UP)
+        assert result.ephemeral and result.response.content.startswith("Sorry, something went wrong")
+        env.errors.clear()
+    assert any(r.exc_info and "disk on fire" in str(r.exc_info[1]) for r in caplog.records)
