@@ -131,10 +131,10 @@ def _points_back(question: str) -> bool:
     return any(normalize(w) in PRONOUNS for w in _words(low))
 
 
-def _first_pronoun_at(question: str) -> int:
+def _first_pronoun_at(question: str, among: frozenset[str] = PRONOUNS) -> int:
     low = normalize(question)
     for match in _WORD.finditer(low):
-        if match.group(0) in PRONOUNS:
+        if match.group(0) in among:
             return match.start()
     return len(question)
 
@@ -151,7 +151,8 @@ def is_followup(question: str, previous: Turn | None) -> bool:
         return True
     if _points_back(question):
         # "Who is Alma Reyes and what did she say?": the name comes first, the pronoun is hers.
-        if own_names and question.find(own_names[0]) < _first_pronoun_at(question):
+        personal_at = _first_pronoun_at(question, PERSONAL)
+        if own_names and personal_at < len(question) and question.find(own_names[0]) < personal_at:
             return False
         return True
     return not own_names and len(content_words(question)) <= 1

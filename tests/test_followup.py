@@ -18,6 +18,7 @@ NARANG = Turn("Who is Vipin Narang?", "“The question is obviously what Kim’s
 @pytest.mark.parametrize("question", [
     "what does he think North Korea wants?", "and when?", "Why?", "Where was that?",
     "How much did it cost?", "What about Trump?", "Who did she thank?", "Is that official?",
+    "How much of Google does it own?",  # a name before "it" is not what "it" stands for
 ])
 def test_pronouns_elisions_and_short_questions_are_followups(question: str) -> None:
     assert is_followup(question, NARANG)
