@@ -74,6 +74,11 @@ async def previous_turn(message: discord.Message | None, channel: Any, bot_id: i
             turn = turn_of(earlier, bot_id)
             if turn is not None:
                 return turn
+        # A thread started from the answer itself (a slash command in thread mode): the starter
+        # message lives in the parent channel, with the thread's id.
+        parent = channel.parent
+        if parent is not None:
+            return turn_of(await parent.fetch_message(channel.id), bot_id)
     except discord.HTTPException:
-        return None  # no history permission: the question stands alone
+        return None  # no history permission, or the starter was deleted: the question stands alone
     return None

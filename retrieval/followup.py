@@ -2,14 +2,16 @@
 
 "Who is Vipin Narang?" then "what does he think North Korea wants?": the second question alone
 names nobody. ``resolve`` decides whether a question leans on the previous turn (a pronoun such
-as he/it/there, an elided topic such as "and when?", or too few words of its own) and, if so,
-returns the question with the previous question's key terms (names first, then content words)
-and the names in the previous answer appended. The engine then ranks as usual and still quotes
-the articles verbatim: only the *search* text grows, never the answer.
+as he/it/there, an elided start such as "and when?", or no topic word of its own) and, if so,
+appends what the previous turn was about: its names (or, when it named none, up to two of its
+topic words), and for a bare question ("Where?") or a he/she after a "who" question, names from
+the previous answer. The user's own topic words are repeated so they outweigh the carried ones
+(BM25 counts a repeated query term again). The engine then ranks as usual and still quotes the
+articles verbatim: only the *search* text grows, never the answer.
 
 A question that names its own subject ("Who is Alma Reyes?") is a new topic and is returned
 unchanged, so a thread can change subject without dragging the old one along. "What about X?"
-with a new name X keeps the previous question's frame (its content words) but swaps its names
+with a new name X keeps the previous question's frame (its topic words) but swaps its names
 for X.
 """
 from __future__ import annotations
@@ -37,8 +39,9 @@ _TRAILING = re.compile(r"\b(?:too|as well|either|then)\s*[?.!]*$")
 FILLER = frozenset(
     """who whom whose what which when where why how is are was were do does did can could will would
     should shall may might must has have had be been being am say said says tell told think thinks
-    thought know mean means meant exactly else more much many long often far now really ok okay please thanks thank yes no why
-    anything something someone anyone happen happened happens one ones get got going go""".split()
+    thought know mean means meant exactly else more much many long often far now really ok okay
+    please thanks thank yes no anything something someone anyone happen happened happens one ones
+    get got going go""".split()
 )
 _WORD = re.compile(r"[^\W_][\w'’-]*")
 # A name: a capitalised word (or a run of them, with "of"/"de" inside) not at the sentence start.
@@ -48,7 +51,7 @@ _WHO = re.compile(r"^\s*(?:who|whom|which)\b")
 MAX_CARRIED = 8
 MAX_CARRIED_WORDS = 2
 MAX_ANSWER_NAMES = 3
-OWN_REPEAT = 3
+OWN_REPEAT = 3  # the user's own topic words count three times, each carried term once
 
 
 @dataclass(frozen=True)

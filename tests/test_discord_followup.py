@@ -130,3 +130,16 @@ async def test_reply_to_an_answer_from_before_a_restart_still_has_context():
         reply = answer_of(channel.last_message)
         assert "no official confirmation" in embed_text(reply)
         assert "follow-up to" in reply.footer.text
+
+
+async def test_slash_in_thread_mode_opens_a_thread_on_the_answer_and_reads_follow_ups(tmp_path: Path):
+    async with simcord.run(make_bot(folder(tmp_path), thread_mode=True)) as env:
+        _, channel, alice = world(env)
+        result = await alice.slash(channel, "ask", question="Who directed Saltmarsh?")
+        assert "Niamh Cullen" in answer_of(result.response.message).description
+        [thread] = channel.threads
+        assert thread.name == "Who directed Saltmarsh?"
+        await alice.send(thread, "Where was it shot?")
+        reply = answer_of(thread.last_message)
+        assert "Norfolk coast" in reply.description
+        assert "follow-up to “Who directed Saltmarsh?”" in reply.footer.text

@@ -114,6 +114,9 @@ class AskCog(commands.Cog, name="Ask"):
             sent = await send_in(thread, reply, view=view)
         else:
             sent = await respond(ctx, reply, view=view)
+            if message is None and sent is not None and self.threads_here(ctx.channel):
+                # A slash command has no question message: the thread starts at the answer.
+                await self.start_thread(ctx.channel, sent, question)
         await self.keep(ctx, sent, question, resolution.question, answer)
 
     async def keep(self, ctx: commands.Context, sent: discord.Message | None, question: str, searched: str,
@@ -149,14 +152,21 @@ class AskCog(commands.Cog, name="Ask"):
     async def open_thread(self, ctx: commands.Context, question: str) -> discord.Thread | None:
         """Thread mode: a new thread from the question's message, in a server text channel (not
         in a thread or a DM). None, and the answer goes in the channel, if the bot may not."""
-        if not isinstance(ctx.channel, discord.TextChannel) or not self.bot.servers.get(ctx.channel.guild.id).thread_mode:
+        if not self.threads_here(ctx.channel):
             return None
+        return await self.start_thread(ctx.channel, ctx.message, question)
+
+    def threads_here(self, channel: object) -> bool:
+        """Thread mode is on for this server and ``channel`` is a server text channel."""
+        return isinstance(channel, discord.TextChannel) and self.bot.servers.get(channel.guild.id).thread_mode
+
+    async def start_thread(self, channel: discord.TextChannel, starter: discord.Message,
+                           question: str) -> discord.Thread | None:
         try:
-            thread = await ctx.message.create_thread(name=thread_name(question))
+            return await channel.create_thread(name=thread_name(question), message=discord.Object(starter.id))
         except discord.HTTPException as exc:
-            log.warning("could not open a thread for a question in channel %s: %s", ctx.channel.id, exc)
+            log.warning("could not open a thread for a question in channel %s: %s", channel.id, exc)
             return None
-        return thread
 
     @commands.hybrid_command(name="ask", description="Ask a question about the articles; get the quote and its source")
     @app_commands.describe(question=f"Your question, e.g. “{EXAMPLE}”")
