@@ -196,3 +196,24 @@ async def test_a_failing_button_gets_one_polite_private_reply_and_a_logged_trace
         assert result.ephemeral and result.response.content.startswith("Sorry, something went wrong")
         env.errors.clear()
     assert any(r.exc_info and "disk on fire" in str(r.exc_info[1]) for r in caplog.records)
+
+
+async def test_record_turning_read_only_while_running_keeps_answers_and_says_why_once(folder, record_path, caplog):
+    async with simcord.run(bot_for(folder, record_path)) as env:
+        channel, alice, _, _ = world(env)
+        await alice.send(channel, f"!ask {FERRY_Q}")
+        # The disk goes read-only under the running bot: its connection can no longer write.
+        record = env.bot.record
+        record._db.close()
+        record._db = sqlite3.connect(f"{record_path.as_uri()}?mode=ro", uri=True, check_same_thread=False)
+        await alice.send(channel, f"!ask {FERRY_Q}")
+        await alice.send(channel, f"!ask {FERRY_Q}")
+        bot_messages = [m for m in channel.history() if m.author.id == env.bot.user.id]
+        answers = [m for m in bot_messages if m.embeds and "every forty minutes" in m.embeds[0].description]
+        notes = [m.content for m in bot_messages if m.content.startswith("Note: questions and votes")]
+        assert len(answers) == 3
+        assert len(notes) == 1 and "readonly" in notes[0].replace(" ", "").replace("-", "").lower()
+        assert env.bot.record is None
+    assert sum("not being recorded" in r.getMessage() for r in caplog.records) == 1
+    with sqlite3.connect(record_path) as db:
+        assert db.execute("SELECT COUNT(*) FROM questions").fetchone() == (1,)  # nothing lost before
