@@ -68,7 +68,7 @@ class _CiteBotMixin:
         self.servers = ServerSettings(d, self.cooldowns)
         self.watcher: Any = None
         self.record: Record | None = None
-        self.record_problem: str | None = None  # why there is no record, said once
+        self.record_problem: str | None = None  # why there is no record (with its path: admins, log)
         self.record_notice_due = False
         self.feedback_buttons: discord.ui.View | None = None
         # Questions are scored here, not in asyncio's default pool (cores + 4 threads): scoring is
@@ -93,6 +93,13 @@ class _CiteBotMixin:
             if record is not None:
                 await asyncio.to_thread(record.close)
             return None
+
+    @property
+    def record_problem_public(self) -> str:
+        """The reason as said in a channel: no file paths, the details are in the log."""
+        problem = (self.record_problem or "").lower()
+        kind = "read-only" if "read-only" in problem or "readonly" in problem else "not writable"
+        return f"the record database is {kind}; the details are in the bot's log"
 
     def _record_failed(self, reason: str) -> Record | None:
         """Switch the record off (once said why); returns the record to close, off the loop."""

@@ -79,7 +79,7 @@ async def vote(bot: "CiteBot", interaction: discord.Interaction, value: int) -> 
 
 
 def _why(bot: "CiteBot") -> str:
-    return f" ({bot.record_problem})" if bot.record_problem else ""
+    return f" ({bot.record_problem_public})" if bot.record_problem else ""
 
 
 async def more_sources(bot: "CiteBot", interaction: discord.Interaction) -> None:

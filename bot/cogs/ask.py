@@ -135,7 +135,7 @@ class AskCog(commands.Cog, name="Ask"):
                 user_id=ctx.author.id))
         if self.bot.record_notice_due:
             self.bot.record_notice_due = False
-            await respond(ctx, f"Note: questions and votes aren't being recorded ({self.bot.record_problem}). "
+            await respond(ctx, f"Note: questions and votes aren't being recorded ({self.bot.record_problem_public}). "
                                "Answers are not affected.")
 
     @commands.hybrid_command(name="forget", description="Delete the questions and votes citebot recorded from you")
