@@ -37,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="citebot", description="Answer questions about a folder of articles, with exact quotes."
     )
-    sub = parser.add_subparsers(dest="command", metavar="{ask,search,index,run}")
+    sub = parser.add_subparsers(dest="command", metavar="{ask,search,index,run,report}")
     sub.required = True
 
     def common(p: argparse.ArgumentParser, top_k: bool = True) -> None:
@@ -61,7 +61,27 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--cache-dir", type=_folder, metavar="DIR", help="index cache folder")
     run.add_argument("--no-cache", action="store_true", help="do not read or write the index cache")
     run.add_argument("--sync-global", action="store_true", help="sync slash commands globally")
+    report = sub.add_parser("report", help="questions the articles could not answer and answers voted down")
+    report.add_argument("--cache-dir", type=_folder, metavar="DIR", help="cache folder holding record.sqlite3")
+    report.add_argument("--record", type=_folder, metavar="FILE", help="the record file (default: from settings)")
+    report.add_argument("--since", type=_since, metavar="WHEN",
+                        help="only questions since a date (2026-11-30) or for the last N days (7d)")
+    report.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
+
+
+def _since(text: str) -> float:
+    """``7d`` (the last 7 days) or an ISO date/time, as a Unix time."""
+    from datetime import datetime, timezone
+
+    text = text.strip()
+    if text.endswith("d") and text[:-1].isdigit():
+        return time.time() - int(text[:-1]) * 86_400
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("use a date like 2026-11-30 or a number of days like 7d") from None
+    return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp()
 
 
 def _settings(args: argparse.Namespace):
@@ -75,6 +95,7 @@ def _settings(args: argparse.Namespace):
         "articles_dir": getattr(args, "articles", None),
         "cache_dir": getattr(args, "cache_dir", None),
         "top_k": getattr(args, "top_k", None),
+        "record_path": getattr(args, "record", None),
     }
     if getattr(args, "no_cache", False):
         overrides["use_cache"] = False
@@ -237,7 +258,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
             _stream(sys.stdin, answer_one, max_line=max_line, too_long=too_long)
         return EXIT_OK
     if not question:
-        return _interactive(library, settings, answer_one)
+        return _interactive(library, settings, args.json)
     try:
         answer = library.ask(question, top_k)
     except QuestionError as exc:
@@ -246,10 +267,22 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _interactive(library, settings, answer_one: Callable[[str], None]) -> int:
+NEW_CONVERSATION = "/new"
+
+
+def _interactive(library, settings, as_json: bool) -> int:
+    """The prompt reads each question with the one before it (follow-ups: "and when?", "who
+    is he?"); ``/new`` starts a new conversation."""
+    import dataclasses
+
+    from retrieval import QuestionError
+    from retrieval.followup import Turn, resolve
+
     stats = library.stats()
     print(f"citebot: {stats.articles} articles, {stats.passages} passages from {settings.articles_dir}.")
-    print("Ask a question (empty line or Ctrl-D to quit).")
+    print(f"Ask a question (empty line or Ctrl-D to quit; follow-ups are read with the question "
+          f"before, {NEW_CONVERSATION} starts over).")
+    history: list[Turn] = []
     with watching(library, settings):
         while True:
             try:
@@ -259,8 +292,31 @@ def _interactive(library, settings, answer_one: Callable[[str], None]) -> int:
                 break
             if not line.strip():
                 break
-            answer_one(line)
+            if line.strip().lower() == NEW_CONVERSATION:
+                history.clear()
+                print("(new conversation)")
+                continue
+            resolution = resolve(line, history, max_chars=library.max_question_chars)
+            try:
+                answer = library.ask(resolution.question, settings.top_k)
+            except QuestionError as exc:
+                print(_echo_error(as_json, line, str(exc)), flush=True)
+                continue
+            answer = dataclasses.replace(answer, question=resolution.asked)
+            read_with = history[-1].shown if resolution.followup and history else None
+            if as_json:
+                _emit(answer_json(answer) | {"followup_of": read_with})
+            else:
+                if read_with is not None:
+                    print(f"(read with “{read_with}”; {NEW_CONVERSATION} starts over)")
+                print(answer_text(answer) + "\n", flush=True)
+            history = [dataclasses.replace(resolution.turn(answer.text if answer.found else ""),
+                                           asked=resolution.asked)]
     return EXIT_OK
+
+
+def _echo_error(as_json: bool, question: str, message: str) -> str:
+    return json.dumps(error_json(_echo(question), message), ensure_ascii=False) if as_json else message
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -321,7 +377,35 @@ def cmd_run(args: argparse.Namespace) -> int:
         root.setLevel(previous)
 
 
-COMMANDS = {"ask": cmd_ask, "search": cmd_search, "index": cmd_index, "run": cmd_run}
+def cmd_report(args: argparse.Namespace) -> int:
+    """The record's gaps, most frequent first; never creates a record file."""
+    from bot.record import Record, RecordUnavailable, gaps_json, gaps_text
+
+    settings = _settings(args)
+    path = settings.record_file
+    if path is None or not path.is_file():
+        where = path if path is not None else "(none: set record_path, or use_cache = true)"
+        if args.json:
+            _emit({"record": str(path) if path else None, "gaps": []})
+        else:
+            print(f"No record of questions yet at {where}.")
+        return EXIT_OK
+    record = Record(path, retention_days=settings.record_retention_days)
+    try:
+        record.open(read_only=True)
+        gaps = record.gaps(since=args.since)
+    except RecordUnavailable as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        record.close()
+    if args.json:
+        _emit({"record": str(path), "gaps": gaps_json(gaps)})
+    else:
+        print(gaps_text(gaps))
+    return EXIT_OK
+
+
+COMMANDS = {"ask": cmd_ask, "search": cmd_search, "index": cmd_index, "run": cmd_run, "report": cmd_report}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,6 +20,10 @@ from bot.checks import AskingTooFast, ChannelNotAllowed, Cooldowns, NotAdmin, Us
 from bot.cogs import respond
 from bot.cogs.admin import AdminCog
 from bot.cogs.ask import EXAMPLE, AskCog, mention_question
+from bot.conversations import is_bot_thread, replied_turn
+from bot.feedback import FeedbackView
+from bot.record import Record, RecordUnavailable
+from bot.servers import ServerSettings
 
 if TYPE_CHECKING:  # pragma: no cover
     from config import Settings
@@ -61,7 +65,12 @@ class _CiteBotMixin:
         self.library = library
         self.sync_global = sync_global
         self.cooldowns = Cooldowns(d.cooldown_rate, d.cooldown_seconds)
+        self.servers = ServerSettings(d, self.cooldowns)
         self.watcher: Any = None
+        self.record: Record | None = None
+        self.record_problem: str | None = None  # why there is no record (with its path: admins, log)
+        self.record_notice_due = False
+        self.feedback_buttons: discord.ui.View | None = None
         # Questions are scored here, not in asyncio's default pool (cores + 4 threads): scoring is
         # Python code holding the GIL, so threads beyond the core count add no throughput, only
         # more contenders the event loop must win the GIL from before it can send a reply.
@@ -73,7 +82,56 @@ class _CiteBotMixin:
 
     # --- lifecycle ----------------------------------------------------------------------------
 
+    async def db(self, func: Callable[..., T], *args: Any) -> T | None:
+        """Run a record call in a thread, never on the event loop. If the record fails (a
+        read-only or full disk), it is switched off, the reason logged and said once in Discord,
+        and None returned: answering goes on."""
+        try:
+            return await asyncio.to_thread(func, *args)
+        except RecordUnavailable as exc:
+            record = self._record_failed(str(exc))
+            if record is not None:
+                await asyncio.to_thread(record.close)
+            return None
+
+    @property
+    def record_problem_public(self) -> str:
+        """The reason as said in a channel: no file paths, the details are in the log."""
+        problem = (self.record_problem or "").lower()
+        kind = "read-only" if "read-only" in problem or "readonly" in problem else "not writable"
+        return f"the record database is {kind}; the details are in the bot's log"
+
+    def _record_failed(self, reason: str) -> Record | None:
+        """Switch the record off (once said why); returns the record to close, off the loop."""
+        if self.record_problem is None:
+            log.warning("questions are not being recorded: %s", reason)
+            self.record_problem = reason
+            self.record_notice_due = True
+        record, self.record = self.record, None
+        return record
+
+    async def _open_record(self) -> None:
+        path = self.settings.record_file
+        if path is None:
+            return
+        record = Record(path, retention_days=self.settings.record_retention_days)
+        try:
+            self.record = await asyncio.to_thread(record.open)
+        except RecordUnavailable as exc:
+            self._record_failed(str(exc))
+            return
+        overrides = await self.db(record.server_settings)
+        if overrides:
+            self.servers.load(overrides)
+
     async def setup_hook(self) -> None:
+        await self._open_record()
+        # One persistent view answers every click, on any answer, also after a restart (matched
+        # by custom_id). Answers are sent with a stopped copy: its buttons are shown, but
+        # discord.py does not keep a view per message (memory would grow with every answer).
+        self.add_view(FeedbackView(self))  # type: ignore[attr-defined]
+        self.feedback_buttons = FeedbackView(self)
+        self.feedback_buttons.stop()
         await self.add_cog(AskCog(self))  # type: ignore[attr-defined,arg-type]
         await self.add_cog(AdminCog(self))  # type: ignore[attr-defined,arg-type]
         await self._start_watcher()
@@ -122,6 +180,9 @@ class _CiteBotMixin:
                 log.exception("folder watcher did not stop cleanly")
         await super().close()  # type: ignore[misc]
         await asyncio.to_thread(self.scoring.shutdown, wait=True, cancel_futures=True)
+        record, self.record = self.record, None
+        if record is not None:
+            await asyncio.to_thread(record.close)
 
     async def on_ready(self) -> None:
         user = self.user  # type: ignore[attr-defined]
@@ -139,9 +200,25 @@ class _CiteBotMixin:
             return
         me = self.user  # type: ignore[attr-defined]
         question = mention_question(message.content, me.id) if me is not None else None
+        if question is None and self._unprompted(message):
+            question = " ".join(message.content.split())
         if question is not None:
             cog = self.get_cog("Ask")  # type: ignore[attr-defined]
             await cog.on_mention(message, question)
+
+    def _unprompted(self, message: discord.Message) -> bool:
+        """A message answered without a mention or command: a reply to one of the bot's answers,
+        a message in a thread the bot answers in, or any message in a help-desk channel."""
+        if not (message.content or "").strip():
+            return False
+        channel = message.channel
+        parent = getattr(channel, "parent_id", None)
+        desk = set(self.servers.get(message.guild.id if message.guild else None).help_desk_channel_ids)
+        if desk and (channel.id in desk or parent in desk):
+            return True
+        me = self.user  # type: ignore[attr-defined]
+        bot_id = me.id if me is not None else None
+        return is_bot_thread(channel, bot_id) or replied_turn(message, bot_id) is not None
 
     # --- the one error handler ----------------------------------------------------------------
 
@@ -161,7 +238,7 @@ class _CiteBotMixin:
                 where = ", ".join(f"<#{c}>" for c in error.allowed_channel_ids[:10])
                 text = f"I only answer in {where}."
         elif isinstance(error, AskingTooFast):
-            if not slash and not self.cooldowns.notice_due(ctx.author.id):
+            if not slash and not self.servers.cooldowns(ctx.guild.id if ctx.guild else None).notice_due(ctx.author.id):
                 return  # one "slow down" per window, not one per message
             text = f"You're asking quickly; please try again in {error.seconds} s."
         elif isinstance(error, NotAdmin):

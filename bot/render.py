@@ -24,6 +24,7 @@ FIELD_VALUE_MAX = 1024
 FIELDS_MAX = 25
 FOOTER_MAX = 2048
 EMBED_TOTAL_MAX = 6000
+NOTE_MAX = 160  # a footer note ("follow-up to …"): short, so the budgets above still hold
 ELLIPSIS = "…"
 
 FOUND_COLOUR = discord.Colour(0x2E8B57)
@@ -186,19 +187,20 @@ def dlen_embed(embed: discord.Embed) -> int:
     return total
 
 
-def answer_embed(answer: Answer, took_ms: float | None = None) -> discord.Embed:
+def answer_embed(answer: Answer, took_ms: float | None = None, note: str = "") -> discord.Embed:
     took = took_text(answer.took_ms if took_ms is None else took_ms)
+    note = f" · {clip(note, NOTE_MAX)}" if note else ""
     title = clip(answer.question, TITLE_MAX) or None
     if answer.found:
         n = len(answer.citations)
-        footer = f"Answered in {took} · {n} source{'s' if n != 1 else ''}"
+        footer = f"Answered in {took} · {n} source{'s' if n != 1 else ''}{note}"
         fields = [_source_field(c) for c in answer.citations]
         noun, colour = "source", FOUND_COLOUR
         reserve = min(sum(dlen(a) + dlen(b) for a, b in fields), 1500)
         budget = min(DESCRIPTION_MAX, EMBED_TOTAL_MAX - dlen(title or "") - dlen(footer) - reserve - 80)
         description = _quoted(answer, budget)
     else:
-        footer = f"Searched in {took}"
+        footer = f"Searched in {took}{note}"
         fields = [_source_field(c, excerpt=300) for c in answer.see_also]
         noun, colour = "article", NOT_FOUND_COLOUR
         description = "The articles don't say." + (" The closest passages:" if fields else "")
@@ -208,9 +210,11 @@ def answer_embed(answer: Answer, took_ms: float | None = None) -> discord.Embed:
     return embed
 
 
-def answer_text(answer: Answer, took_ms: float | None = None) -> str:
+def answer_text(answer: Answer, took_ms: float | None = None, note: str = "") -> str:
     """The same reply as plain content (≤ 2000) for channels where embeds are not allowed."""
     took = took_text(answer.took_ms if took_ms is None else took_ms)
+    if note:
+        took = f"{took} · {clip(note, NOTE_MAX)}"
     head = f"**{clip(answer.question, 200)}**" if answer.question.strip() else ""
     if answer.found:
         body, cites, label = _quoted(answer, 900), answer.citations, "Sources:"
@@ -231,10 +235,11 @@ def answer_text(answer: Answer, took_ms: float | None = None) -> str:
     return fit_content("\n".join(lines))
 
 
-def render_answer(answer: Answer, *, took_ms: float | None = None, embeds: bool = True) -> Reply:
+def render_answer(answer: Answer, *, took_ms: float | None = None, embeds: bool = True, note: str = "") -> Reply:
+    """``note`` (clipped to NOTE_MAX) joins the footer, e.g. which question a follow-up was read with."""
     if embeds:
-        return Reply(embed=answer_embed(answer, took_ms))
-    return Reply(content=answer_text(answer, took_ms))
+        return Reply(embed=answer_embed(answer, took_ms, note))
+    return Reply(content=answer_text(answer, took_ms, note))
 
 
 def fit_content(text: str) -> str:

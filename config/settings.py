@@ -70,6 +70,10 @@ class DiscordSettings(BaseModel):
     max_question_chars: int = Field(default=500, ge=1, le=100_000)
     shard_count: int | None = Field(default=None, ge=1, le=10_000)
     max_upload_bytes: int = Field(default=2_000_000, ge=1, le=100_000_000)
+    # Answer each @mention/prefix question in a new thread made from the question.
+    thread_mode: bool = False
+    # Channels where every message is a question (no mention or command needed).
+    help_desk_channel_ids: list[Snowflake] = Field(default_factory=list)
 
 
 class Settings(BaseSettings):
@@ -96,13 +100,17 @@ class Settings(BaseSettings):
     watch_debounce_ms: int = Field(default=300, ge=0, le=60_000)
     watch_stable_ms: int = Field(default=200, ge=0, le=60_000)
     log_level: str = "INFO"
+    # The record of questions, answers and votes (SQLite). Unset: <cache_dir>/record.sqlite3 when
+    # use_cache is on, else no record.
+    record_path: Path | None = None
+    record_retention_days: int = Field(default=90, ge=1, le=36_500)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     # DISCORD_TOKEN (the conventional name) is accepted as well as CITEBOT_DISCORD__TOKEN.
     discord_token: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("DISCORD_TOKEN", "CITEBOT_DISCORD_TOKEN")
     )
 
-    @field_validator("articles_dir", "cache_dir", mode="before")
+    @field_validator("articles_dir", "cache_dir", "record_path", mode="before")
     @classmethod
     def _non_empty_path(cls, value: Any, info: ValidationInfo) -> Any:
         # Path("") is ".": an empty value would index, or write the cache into, the working
@@ -139,6 +147,13 @@ class Settings(BaseSettings):
             TomlConfigSettingsSource(settings_cls),
             file_secret_settings,
         )
+
+    @property
+    def record_file(self) -> Path | None:
+        """Where the record of questions lives, or None for no record."""
+        if self.record_path is not None:
+            return self.record_path
+        return self.cache_dir / "record.sqlite3" if self.use_cache else None
 
     @property
     def token(self) -> SecretStr | None:

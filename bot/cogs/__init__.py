@@ -9,7 +9,8 @@ from bot.render import Reply, fit_content
 NO_MENTIONS = discord.AllowedMentions.none()
 
 
-async def respond(ctx: commands.Context, reply: Reply | str, *, ephemeral: bool = False) -> discord.Message | None:
+async def respond(ctx: commands.Context, reply: Reply | str, *, ephemeral: bool = False,
+                  view: discord.ui.View | None = None) -> discord.Message | None:
     """Send ``reply`` for ``ctx``: a reply to the question's message (prefix, @mention) or the
     interaction's response/follow-up (slash). ``AllowedMentions.none()`` on every send, also
     for the reply reference, so neither article text nor the asker is ever pinged."""
@@ -18,6 +19,8 @@ async def respond(ctx: commands.Context, reply: Reply | str, *, ephemeral: bool 
     kwargs: dict = {"allowed_mentions": NO_MENTIONS}
     if reply.embed is not None:
         kwargs["embed"] = reply.embed
+    if view is not None:
+        kwargs["view"] = view
     if ctx.interaction is not None:
         return await ctx.send(reply.content, ephemeral=ephemeral, **kwargs)
     reference = ctx.message.to_reference(fail_if_not_exists=False)
@@ -30,3 +33,13 @@ def embeds_allowed(ctx: commands.Context) -> bool:
         return ctx.bot_permissions.embed_links
     except Exception:  # noqa: BLE001 - a partial channel we cannot resolve: fall back to text
         return False
+
+
+async def send_in(channel: discord.abc.Messageable, reply: Reply, *, view: discord.ui.View | None = None) -> discord.Message:
+    """Post ``reply`` as a new message in ``channel`` (a thread the bot made), never pinging."""
+    kwargs: dict = {"allowed_mentions": NO_MENTIONS}
+    if view is not None:
+        kwargs["view"] = view
+    if reply.embed is not None:
+        kwargs["embed"] = reply.embed
+    return await channel.send(reply.content, **kwargs)

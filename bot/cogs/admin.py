@@ -6,6 +6,7 @@ index work runs in a thread; the saving rules for uploads live in ``retrieval.in
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import TYPE_CHECKING
 
 import discord
@@ -13,8 +14,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.checks import NotAdmin, UserFacingError, is_admin
+from bot.servers import SERVER_KEYS, SettingsError
 from bot.cogs import respond
-from bot.render import added_text, refresh_text, stats_text
+from bot.render import CONTENT_MAX, added_text, clip, refresh_text, stats_text
 from retrieval.intake import IntakeError, add_article, clean_name
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -30,7 +32,8 @@ class AdminCog(commands.Cog, name="Admin"):
         self.max_upload = min(self.discord.max_upload_bytes, bot.settings.max_file_bytes)
 
     async def cog_check(self, ctx: commands.Context) -> bool:  # type: ignore[override]
-        if not is_admin(ctx.author, self.discord.admin_role_ids):
+        roles = self.bot.servers.get(ctx.guild.id if ctx.guild else None).admin_role_ids
+        if not is_admin(ctx.author, roles):
             raise NotAdmin(in_dm=ctx.guild is None)
         return True
 
@@ -68,4 +71,137 @@ class AdminCog(commands.Cog, name="Admin"):
             raise UserFacingError(str(exc)) from None
         text = added_text(result.name, replaced=result.replaced, title=result.title,
                           passages=result.passages, reason=result.reason)
+        answered = await recheck_gaps(self.bot, result.name)
+        if answered:
+            text += f"\nIt answers {answered} question{'s' if answered != 1 else ''} listed in /gaps."
         await respond(ctx, text, ephemeral=True)
+
+    @commands.hybrid_command(name="gaps", description="Admin: questions the articles could not answer, and answers voted down")
+    async def gaps(self, ctx: commands.Context) -> None:
+        await ctx.defer(ephemeral=True)
+        record = self.bot.record
+        gaps = await self.bot.db(record.gaps) if record is not None else None
+        if gaps is None:
+            why = self.bot.record_problem or "no record is kept (set record_path, or use_cache = true)"
+            await respond(ctx, f"No record of questions: {why}.", ephemeral=True)
+            return
+        await respond(ctx, gaps_message(gaps), ephemeral=True)
+
+
+    @commands.hybrid_command(name="settings", description="Admin: this server's answer channels, thread mode, admin roles, cooldown")
+    @app_commands.describe(
+        answer_channels="Channels to answer in (mention them), or 'all'",
+        help_desk_channels="Channels where every message is a question (mention them), or 'none'",
+        thread_mode="Answer each question in a new thread",
+        admin_roles="Roles that may use admin commands besides Manage Server (mention them), or 'none'",
+        cooldown_rate="Questions per user per cooldown window (1-1000)",
+        cooldown_seconds="Cooldown window in seconds (0-86400; 0 = off)",
+        reset="Forget this server's settings: back to the defaults",
+    )
+    async def settings(self, ctx: commands.Context, answer_channels: str | None = None,
+                       help_desk_channels: str | None = None, thread_mode: bool | None = None,
+                       admin_roles: str | None = None, cooldown_rate: int | None = None,
+                       cooldown_seconds: float | None = None, reset: bool = False) -> None:
+        await ctx.defer(ephemeral=True)
+        guild_id = ctx.guild.id  # admin commands only run in servers (cog_check)
+        servers = self.bot.servers
+        record = self.bot.record
+        changes: dict = {}
+        for key, text in (("allowed_channel_ids", answer_channels), ("help_desk_channel_ids", help_desk_channels),
+                          ("admin_role_ids", admin_roles)):
+            if text is not None:
+                changes[key] = parse_ids(text)
+        for key, value in (("thread_mode", thread_mode), ("cooldown_rate", cooldown_rate),
+                           ("cooldown_seconds", cooldown_seconds)):
+            if value is not None:
+                changes[key] = value
+        if changes or reset:
+            if record is None:
+                why = self.bot.record_problem or "no record database is kept (set record_path, or use_cache = true)"
+                raise UserFacingError(f"Server settings can't be saved: {why}.")
+            try:
+                overrides = {} if reset else servers.check(guild_id, changes)
+            except SettingsError as exc:
+                raise UserFacingError(f"Not changed: {exc}.") from None
+            stored = {k: overrides.get(k) for k in SERVER_KEYS}
+            saved = await self.bot.db(_save_settings, record, guild_id, stored, reset)
+            if saved is None:
+                raise UserFacingError(f"Server settings can't be saved: {self.bot.record_problem}.")
+            servers.apply(guild_id, overrides)
+        await respond(ctx, settings_message(servers, guild_id, changed=bool(changes or reset)), ephemeral=True)
+
+
+def _save_settings(record, guild_id: int, stored: dict, reset: bool) -> bool:
+    if reset:
+        record.clear_server_settings(guild_id)
+    else:
+        record.set_server_settings(guild_id, stored)
+    return True
+
+
+def parse_ids(text: str) -> list[int]:
+    """Channel/role mentions or ids in ``text``; 'all', 'none' or '-' mean an empty list."""
+    return [int(x) for x in re.findall(r"\d{15,20}", text)]
+
+
+def settings_message(servers, guild_id: int, *, changed: bool) -> str:
+    d = servers.get(guild_id)
+    mine = servers.overrides.get(guild_id, {})
+
+    def src(key: str) -> str:
+        return " *(this server)*" if key in mine else " *(default)*"
+
+    def ids(values, mark: str, empty: str) -> str:
+        return ", ".join(f"<{mark}{v}>" for v in values[:20]) or empty
+
+    lines = ["**Settings saved.**" if changed else "**Settings for this server**",
+             f"Answer channels: {ids(d.allowed_channel_ids, '#', 'all')}{src('allowed_channel_ids')}",
+             f"Help-desk channels: {ids(d.help_desk_channel_ids, '#', 'none')}{src('help_desk_channel_ids')}",
+             f"Thread mode: {'on' if d.thread_mode else 'off'}{src('thread_mode')}",
+             f"Admin roles: {ids(d.admin_role_ids, '@&', 'none')} (plus Manage Server){src('admin_role_ids')}",
+             f"Cooldown: {d.cooldown_rate} questions per {d.cooldown_seconds:g} s"
+             f"{src('cooldown_rate') if 'cooldown_rate' in mine else src('cooldown_seconds')}"]
+    return "\n".join(lines)
+
+
+def gaps_message(gaps) -> str:
+    """The /gaps reply: most frequent first, questions escaped, within Discord's 2,000."""
+    if not gaps:
+        return "No unanswered or downvoted questions recorded."
+    lines = ["**What the articles could not answer** (most frequent first):"]
+    for i, g in enumerate(gaps):
+        what = "unanswered" if g.kind == "unanswered" else "voted down"
+        line = f"{g.count}× {what}: {clip(g.question, 200)}"
+        if g.answered_by:
+            line += f" — ✅ now answered by {clip(g.answered_by, 150)}"
+        if sum(len(x) + 1 for x in lines) + len(line) > CONTENT_MAX - 60:
+            lines.append(f"…and {len(gaps) - i} more")
+            break
+        lines.append(line)
+    return "\n".join(lines)
+
+
+async def recheck_gaps(bot: "CiteBot", added: str) -> int:
+    """Re-ask the listed unanswered questions after ``added`` was indexed (scoring and record off
+    the loop); mark those now answered from that article. Returns how many."""
+    record = bot.record
+    if record is None:
+        return 0
+    open_questions = await bot.db(record.open_questions)
+    if not open_questions:
+        return 0
+    top_k = bot.settings.top_k
+
+    def ask_all() -> dict[str, str]:
+        found: dict[str, str] = {}
+        for key, question in open_questions:
+            answer = bot.library.ask(question, top_k)
+            source = next((c for c in answer.citations if c.path == added), None) if answer.found else None
+            if source is not None:
+                found[key] = f"{source.title} ({source.path})"
+        return found
+
+    answered = await bot.score(ask_all)
+    if answered:
+        await bot.db(record.mark_answered, answered)
+    return len(answered)

@@ -6,7 +6,9 @@ so the bot's one error handler words them.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
+import logging
 import re
 import time
 from typing import TYPE_CHECKING
@@ -16,14 +18,23 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.checks import AskingTooFast, ChannelNotAllowed, UserFacingError, channel_allowed
-from bot.cogs import embeds_allowed, respond
-from bot.render import help_text, render_answer, render_help
+from bot.cogs import embeds_allowed, respond, send_in
+from bot.render import clip, help_text, render_answer, render_help
 from retrieval import QuestionError, clean_question
+from bot.conversations import followup_note, previous_turn
+from retrieval.followup import Resolution, resolve
 
 if TYPE_CHECKING:  # pragma: no cover
     from bot.client import CiteBot
 
 EXAMPLE = "Where might the second summit be held?"
+THREAD_NAME_MAX = 100  # Discord's limit for a thread name
+log = logging.getLogger("citebot.discord")
+
+
+def thread_name(question: str) -> str:
+    """A thread's name from its question: one line, at most 100 characters, never empty."""
+    return clip(question, THREAD_NAME_MAX, raw=True) or "Question"
 
 
 def mention_question(content: str, bot_id: int) -> str | None:
@@ -46,26 +57,28 @@ class AskCog(commands.Cog, name="Ask"):
     # --- gates ------------------------------------------------------------------------------
 
     def gate(self, channel: discord.abc.Messageable | None) -> None:
-        d = self.discord
+        guild = getattr(channel, "guild", None)
+        d = self.bot.servers.get(guild.id if guild is not None else None)
         if not channel_allowed(channel, allow_dms=d.allow_dms, allowed_channel_ids=d.allowed_channel_ids):
             in_dm = channel is None or isinstance(channel, discord.DMChannel)
             raise ChannelNotAllowed(in_dm, tuple(d.allowed_channel_ids))
 
-    def spend(self, user: discord.abc.User) -> None:
-        wait = self.bot.cooldowns.hit(user.id)
+    def spend(self, user: discord.abc.User, guild: discord.Guild | None = None) -> None:
+        wait = self.bot.servers.cooldowns(guild.id if guild is not None else None).hit(user.id)
         if wait > 0:
             raise AskingTooFast(wait)
 
     async def cog_check(self, ctx: commands.Context) -> bool:  # type: ignore[override]
         self.gate(ctx.channel)
         if ctx.command is not None and ctx.command.qualified_name == "ask":
-            self.spend(ctx.author)
+            self.spend(ctx.author, ctx.guild)
         return True
 
     # --- the one answer path ------------------------------------------------------------------
 
     async def answer(self, ctx: commands.Context, question: str) -> None:
-        """Check the question, defer a slash command at once, score and render in a thread, reply."""
+        """Check the question, defer a slash command at once, read it with the conversation it
+        continues, score and render in a thread, reply (in a new thread in thread mode)."""
         limit = min(self.discord.max_question_chars, self.library.max_question_chars)
         try:
             question = clean_question(question, limit)
@@ -73,16 +86,87 @@ class AskCog(commands.Cog, name="Ask"):
             raise UserFacingError(str(exc)) from None
         if ctx.interaction is not None:
             await ctx.defer()  # within Discord's 3 s, before any real work
+        me = self.bot.user
+        message = None if ctx.interaction is not None else ctx.message
+        previous = await previous_turn(message, ctx.channel, me.id if me else None)
+        history = [previous] if previous is not None else []
+        top_k = self.settings.top_k
+
+        def work() -> tuple[Resolution, object]:
+            resolution = resolve(question, history, max_chars=limit)
+            return resolution, self.library.ask(resolution.question, top_k)
+
         started = time.perf_counter()
         try:
-            answer = await self.bot.score(self.library.ask, question, self.settings.top_k)
+            resolution, answer = await self.bot.score(work)
         except QuestionError as exc:
             raise UserFacingError(str(exc)) from None
         took_ms = (time.perf_counter() - started) * 1000
+        answer = dataclasses.replace(answer, question=question)  # the user's words, not the search text
+        note = followup_note(previous.shown, resolution.carried) if resolution.followup and previous else ""
         # Rendering escapes and clips article text: linear, but a huge title or quote is still
         # real work, so it runs on the scoring threads too, never on the event loop.
-        render = functools.partial(render_answer, answer, took_ms=took_ms, embeds=embeds_allowed(ctx))
-        await respond(ctx, await self.bot.score(render))
+        render = functools.partial(render_answer, answer, took_ms=took_ms, embeds=embeds_allowed(ctx), note=note)
+        reply = await self.bot.score(render)
+        thread = await self.open_thread(ctx, question) if message is not None else None
+        view = self.bot.feedback_buttons
+        if thread is not None:
+            sent = await send_in(thread, reply, view=view)
+        else:
+            sent = await respond(ctx, reply, view=view)
+            if message is None and sent is not None and self.threads_here(ctx.channel):
+                # A slash command has no question message: the thread starts at the answer.
+                await self.start_thread(ctx.channel, sent, question)
+        await self.keep(ctx, sent, question, resolution.question, answer)
+
+    async def keep(self, ctx: commands.Context, sent: discord.Message | None, question: str, searched: str,
+                   answer) -> None:
+        """Store the question and what it got (off the loop); if the record is off for a reason
+        not yet told, say why once."""
+        record = self.bot.record
+        if record is not None:
+            citations = [{"n": c.n, "title": c.title, "path": c.path, "paragraph": c.paragraph}
+                         for c in answer.citations]
+            await self.bot.db(functools.partial(
+                record.add, question=question, searched=searched, found=answer.found,
+                answer=answer.text if answer.found else "", citations=citations,
+                message_id=sent.id if sent is not None else None,
+                guild_id=ctx.guild.id if ctx.guild else None, channel_id=getattr(ctx.channel, "id", None),
+                user_id=ctx.author.id))
+        if self.bot.record_notice_due:
+            self.bot.record_notice_due = False
+            await respond(ctx, f"Note: questions and votes aren't being recorded ({self.bot.record_problem_public}). "
+                               "Answers are not affected.")
+
+    @commands.hybrid_command(name="forget", description="Delete the questions and votes citebot recorded from you")
+    async def forget(self, ctx: commands.Context) -> None:
+        await ctx.defer(ephemeral=True)
+        if self.bot.record is None:
+            await respond(ctx, "Nothing is recorded here.", ephemeral=True)
+            return
+        removed = await self.bot.db(self.bot.record.forget_user, ctx.author.id)
+        text = (f"Deleted {removed} recorded entr{'y' if removed == 1 else 'ies'} of yours." if removed is not None
+                else "The record can't be changed right now; please try again later.")
+        await respond(ctx, text, ephemeral=True)
+
+    async def open_thread(self, ctx: commands.Context, question: str) -> discord.Thread | None:
+        """Thread mode: a new thread from the question's message, in a server text channel (not
+        in a thread or a DM). None, and the answer goes in the channel, if the bot may not."""
+        if not self.threads_here(ctx.channel):
+            return None
+        return await self.start_thread(ctx.channel, ctx.message, question)
+
+    def threads_here(self, channel: object) -> bool:
+        """Thread mode is on for this server and ``channel`` is a server text channel."""
+        return isinstance(channel, discord.TextChannel) and self.bot.servers.get(channel.guild.id).thread_mode
+
+    async def start_thread(self, channel: discord.TextChannel, starter: discord.Message,
+                           question: str) -> discord.Thread | None:
+        try:
+            return await channel.create_thread(name=thread_name(question), message=discord.Object(starter.id))
+        except discord.HTTPException as exc:
+            log.warning("could not open a thread for a question in channel %s: %s", channel.id, exc)
+            return None
 
     @commands.hybrid_command(name="ask", description="Ask a question about the articles; get the quote and its source")
     @app_commands.describe(question=f"Your question, e.g. “{EXAMPLE}”")
@@ -97,7 +181,7 @@ class AskCog(commands.Cog, name="Ask"):
             if not question:
                 await self.send_help(ctx)
                 return
-            self.spend(message.author)
+            self.spend(message.author, message.guild)
             await self.answer(ctx, question)
         except Exception as exc:  # noqa: BLE001 - routed to the one error handler
             error = exc if isinstance(exc, commands.CommandError) else commands.CommandInvokeError(exc)
