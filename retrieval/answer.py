@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from retrieval.analyzer import sentence_spans, tokenize
-from retrieval.candidates import FEATURES, Candidate, Pool, collect, sentence_features
+from retrieval.candidates import FEATURES, Candidate, Pool, Standalone, Surroundings, collect, sentence_features
 from retrieval.match import Question, Scorer
 from retrieval.models import Answer, Citation, Hit
 from retrieval.question import Expect, type_match
@@ -44,20 +44,20 @@ def candidate_pool(
     question: str,
     hits: list[Hit],
     idf: Callable[[str], float],
-    neighbours: Callable[[Hit], Hit | None] | None = None,
+    around: Surroundings | None = None,
 ) -> Pool | None:
     """The question's candidate sentences with their features (None: nothing to rank)."""
     q = Question.parse(question)
     if not hits or not q.terms:
         return None
-    return collect(q, Scorer(q, idf), hits, neighbours)
+    return collect(q, Scorer(q, idf), hits, around)
 
 
 def choose_answer(
     question: str,
     hits: list[Hit],
     idf: Callable[[str], float],
-    neighbours: Callable[[Hit], Hit | None] | None = None,
+    around: Surroundings | None = None,
     model: AnswerModel | None = None,
 ) -> Answer:
     """Pick the answering sentence among ``hits`` (best BM25 first), or decline.
@@ -65,14 +65,15 @@ def choose_answer(
     ``idf(term)`` gives each question term's weight; a term no article contains should get a
     high weight so that its absence counts against every candidate.
     """
-    pool = candidate_pool(question, hits, idf, neighbours)
+    around = around or Standalone()
+    pool = candidate_pool(question, hits, idf, around)
     if pool is None or not pool.candidates:
         return Answer(question, False, "", (), see_also(hits))
     decision = decide(pool, model or default_model())
     if decision is None:
         return Answer(question, False, "", (), see_also(hits))
     best, partner = decision
-    return _answer_from(pool.question, best, partner, neighbours)
+    return _answer_from(pool.question, best, partner, around)
 
 
 def decide(pool: Pool, model: AnswerModel) -> tuple[Candidate, tuple[int, int] | None] | None:
@@ -126,7 +127,7 @@ def _trim(text: str, start: int, end: int, limit: int = MAX_QUOTE_CHARS) -> tupl
 
 def _answer_from(
     q: Question, best: Candidate, partner: tuple[int, int] | None,
-    neighbours: Callable[[Hit], Hit | None] | None,
+    around: Surroundings,
 ) -> Answer:
     """Two adjacent sentences when both ranked high (``partner``); else one, or two when the
     first alone cannot answer: it is very short, or the question wants a number, date, place or
@@ -155,9 +156,9 @@ def _answer_from(
             end = after[0][1]
     elif lacks_type and before and holds_type(*before[-1]) and end - before[-1][0] <= MAX_QUOTE_CHARS:
         start = before[-1][0]
-    elif lacks_type and not after and neighbours is not None:
+    elif lacks_type and not after:
         # The detail may open the next paragraph: quote it too, with its own citation.
-        following = neighbours(best.hit)
+        following = around.following(best.hit)
         if following is not None:
             nxt = sentence_spans(following.passage.text)
             if nxt and holds_type(*nxt[0], body=following.passage.text):

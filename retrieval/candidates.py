@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, replace
-from typing import Callable, Sequence
+from typing import Protocol, Sequence
 
 import numpy as np
 
@@ -63,6 +63,26 @@ _CAUSE = re.compile(r"\b(because|due to|after|as a result|following|since|over|a
 _QUOTE = re.compile("[\"“”]")
 
 
+class Surroundings(Protocol):
+    """What candidate gathering needs to know beyond the hits themselves."""
+
+    def following(self, hit: Hit) -> Hit | None:
+        """The passage after ``hit`` in its article (score 0), if any."""
+
+    def article_terms(self, hit: Hit) -> frozenset[str]:
+        """Every term of ``hit``'s article (for the question's names and numbers)."""
+
+
+class Standalone:
+    """Hits that carry their own articles and no neighbours (tests, free-standing passages)."""
+
+    def following(self, hit: Hit) -> Hit | None:
+        return None
+
+    def article_terms(self, hit: Hit) -> frozenset[str]:
+        return article_terms(hit.passage.article.title, hit.passage.article.text)
+
+
 @dataclass(frozen=True)
 class Candidate:
     hit: Hit  # its passage (for a continuation, the following paragraph)
@@ -89,14 +109,26 @@ def _typed(expect: Expect, kind: float) -> list[float]:
     return [kind if expect is t else 0.0 for t in _TYPED]
 
 
-@dataclass(frozen=True)
-class _Context:
-    """What a candidate's features take from its question and its passage."""
+@dataclass(frozen=True, slots=True)
+class _Asked:
+    """What a candidate's features take from its question, worked out once."""
 
     question: Question
     scorer: Scorer
-    anchors: frozenset[str]
+    anchors: frozenset[str]  # the question's names and numbers
     why: bool  # a why-question
+
+    @classmethod
+    def of(cls, question: Question, scorer: Scorer) -> "_Asked":
+        anchors = frozenset(question.names | {t for t in question.terms if t[0].isdigit()})
+        return cls(question, scorer, anchors, bool(_WHY.search(question.text)))
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """What a candidate's features take from its passage."""
+
+    asked: _Asked
     title: frozenset[str]
     support: float  # share of the question in the passage with its title
     exact_support: float
@@ -107,16 +139,10 @@ class _Context:
     paragraph: int
 
 
-def _question_context(question: Question, scorer: Scorer) -> dict:
-    return {"question": question, "scorer": scorer,
-            "anchors": frozenset(question.names | {t for t in question.terms if t[0].isdigit()}),
-            "why": bool(_WHY.search(question.text))}
-
-
 def _row(c: _Context, text: str, terms: list[str], before: Sequence[str], first: bool,
          continuation: bool) -> list[float]:
     """One candidate's features, in the order of ``FEATURES``."""
-    q, scorer, anchors = c.question, c.scorer, c.anchors
+    q, scorer, anchors = c.asked.question, c.asked.scorer, c.asked.anchors
     term_set = set(terms)
     window = term_set | c.title | set(before)
     share = scorer.share(term_set)
@@ -127,7 +153,7 @@ def _row(c: _Context, text: str, terms: list[str], before: Sequence[str], first:
         scorer.share(set(before)), scorer.share(c.title), c.support, c.exact_support, c.focus - share,
         scorer.pair_share(terms), proximity(terms, scorer.wanted),
         kind, float(q.expect is not Expect.ANY), *_typed(q.expect, kind), names,
-        names if q.expect in _NAMED else 0.0, float(c.why and bool(_CAUSE.search(text))),
+        names if q.expect in _NAMED else 0.0, float(c.asked.why and bool(_CAUSE.search(text))),
         len(term_set - scorer.wanted) / (len(term_set) or 1),
         1.0 - len(scorer.missing_anchors(anchors, term_set)) / len(anchors) if anchors else 1.0, c.anchored,
         c.bm25, 1.0 / (1 + c.rank), float(first), float(c.paragraph == 1), float(continuation),
@@ -140,13 +166,14 @@ def collect(
     question: Question,
     scorer: Scorer,
     hits: Sequence[Hit],
-    neighbours: Callable[[Hit], Hit | None] | None = None,
+    around: Surroundings | None = None,
 ) -> Pool:
     """The candidates of ``hits`` (best BM25 first) and their features."""
     hits = list(hits[:CANDIDATE_PASSAGES])
+    around = around or Standalone()
     top_score = (hits[0].score if hits else 0.0) or 1.0
-    asked = _question_context(question, scorer)
-    anchors = asked["anchors"]
+    asked = _Asked.of(question, scorer)
+    anchors = asked.anchors
     candidates: list[Candidate] = []
     rows: list[list[float]] = []
     anchored_memo: dict[str, float] = {}
@@ -156,7 +183,7 @@ def collect(
             return 1.0
         article = hit.passage.article
         if article.path not in anchored_memo:
-            whole = article_terms(article.title, article.text)
+            whole = around.article_terms(hit)
             anchored_memo[article.path] = float(not scorer.missing_anchors(anchors, whole))
         return anchored_memo[article.path]
 
@@ -166,7 +193,7 @@ def collect(
         title, spans, sentence_terms = analyse(passage.article.title, passage.text)
         passage_terms = title.union(*sentence_terms)
         context = _Context(
-            **asked, title=title, support=scorer.share(passage_terms),
+            asked, title=title, support=scorer.share(passage_terms),
             exact_support=scorer.exact_share(passage_terms),
             focus=max((scorer.share(set(t)) for t in sentence_terms), default=0.0),
             anchored=anchored(hit, passage_terms), bm25=hit.score / top_score, rank=rank,
@@ -176,8 +203,8 @@ def collect(
             rows.append(_row(context, passage.text[s:e], sentence_terms[i],
                              sentence_terms[i - 1] if i else (), i == 0, False))
             candidates.append(Candidate(hit, i, passage.start + s, passage.start + e))
-        if neighbours is not None and rank < CONTINUED_PASSAGES and spans:
-            after = neighbours(hit)
+        if rank < CONTINUED_PASSAGES and spans:
+            after = around.following(hit)
             if after is None or after.passage.id in in_hits:
                 continue
             a_title, a_spans, a_terms = analyse(after.passage.article.title, after.passage.text)
@@ -197,12 +224,12 @@ def sentence_features(question: Question, scorer: Scorer, sentences: Sequence[st
     as WikiQA): all from one untitled passage, in order, the article's first paragraph."""
     terms = [tokenize(s) for s in sentences]
     passage_terms = frozenset().union(*map(set, terms)) if terms else frozenset()
-    asked = _question_context(question, scorer)
+    asked = _Asked.of(question, scorer)
     context = _Context(
-        **asked, title=frozenset(), support=scorer.share(passage_terms),
+        asked, title=frozenset(), support=scorer.share(passage_terms),
         exact_support=scorer.exact_share(passage_terms),
         focus=max((scorer.share(set(t)) for t in terms), default=0.0),
-        anchored=float(not scorer.missing_anchors(asked["anchors"], passage_terms)), bm25=1.0, rank=0,
+        anchored=float(not scorer.missing_anchors(asked.anchors, passage_terms)), bm25=1.0, rank=0,
         paragraph=1,
     )
     rows = [_row(context, sentence, terms[i], terms[i - 1] if i else (), i == 0, False)
@@ -210,4 +237,5 @@ def sentence_features(question: Question, scorer: Scorer, sentences: Sequence[st
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
 
 
-__all__ = ["CANDIDATE_PASSAGES", "FEATURES", "Candidate", "Pool", "collect", "sentence_features"]
+__all__ = ["CANDIDATE_PASSAGES", "FEATURES", "Candidate", "Pool", "Standalone", "Surroundings", "collect",
+           "sentence_features"]

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
+import numpy as np
+
 from retrieval import cache
 from retrieval.analyzer import tokenize
 from retrieval.answer import candidate_pool, choose_answer
@@ -277,7 +279,7 @@ class Library:
         started = time.perf_counter()
         question = clean_question(question, self.max_question_chars)
         snap, hits, idf = self._retrieve(question, top_k)
-        answer = choose_answer(question, hits, idf, lambda hit: self._next_passage(snap, hit), self.model)
+        answer = choose_answer(question, hits, idf, _InSnapshot(snap), self.model)
         took = (time.perf_counter() - started) * 1000
         return Answer(answer.question, answer.found, answer.text, answer.citations,
                       answer.see_also[:top_k], round(took, 2))
@@ -286,7 +288,7 @@ class Library:
         """The candidate sentences ``ask`` ranks, with their features (for training the model)."""
         question = clean_question(question, self.max_question_chars)
         snap, hits, idf = self._retrieve(question, CANDIDATE_PASSAGES)
-        return candidate_pool(question, hits, idf, lambda hit: self._next_passage(snap, hit))
+        return candidate_pool(question, hits, idf, _InSnapshot(snap))
 
     def _retrieve(self, question: str, top_k: int) -> tuple[Snapshot, list[Hit], Callable[[str], float]]:
         snap = self._snapshot
@@ -295,14 +297,6 @@ class Library:
         ranked = snap.index.top(ids, max(top_k, CANDIDATE_PASSAGES))
         hits = [Hit(snap.passage(pid), score) for pid, score in ranked]
         return snap, hits, self._idf_lookup(snap, terms, ids)
-
-    @staticmethod
-    def _next_passage(snap: Snapshot, hit: Hit) -> Hit | None:
-        """The passage after ``hit`` in the same article, if any (score 0: the caller sets it)."""
-        following = hit.passage.id + 1
-        if following >= snap.n_passages or snap.passage_doc[following] != snap.passage_doc[hit.passage.id]:
-            return None
-        return Hit(snap.passage(following), 0.0)
 
     @staticmethod
     def _idf_lookup(snap: Snapshot, terms: list[str], ids: list[int]) -> Callable[[str], float]:
@@ -331,6 +325,31 @@ class Library:
 
     def titles(self) -> list[str]:
         return [d.title for d in self._snapshot.docs]
+
+
+class _InSnapshot:
+    """A hit's surroundings read from the snapshot it came from: the next paragraph, and the
+    article's terms from the index (no re-tokenising), remembered for one question."""
+
+    def __init__(self, snap: Snapshot) -> None:
+        self.snap = snap
+        self._terms: dict[int, frozenset[str]] = {}
+
+    def following(self, hit: Hit) -> Hit | None:
+        snap, following = self.snap, hit.passage.id + 1
+        if following >= snap.n_passages or snap.passage_doc[following] != snap.passage_doc[hit.passage.id]:
+            return None
+        return Hit(snap.passage(following), 0.0)
+
+    def article_terms(self, hit: Hit) -> frozenset[str]:
+        snap = self.snap
+        doc = int(snap.passage_doc[hit.passage.id])
+        if doc not in self._terms:
+            lo, hi = np.searchsorted(snap.passage_doc, [doc, doc + 1])  # a doc's passages are contiguous
+            ids = np.unique(snap.terms[snap.offsets[lo] : snap.offsets[hi]])
+            vocab = snap.vocab.terms
+            self._terms[doc] = frozenset(vocab[i] for i in ids.tolist())
+        return self._terms[doc]
 
 
 def iter_changed(result: RefreshResult) -> Iterable[str]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from enum import Enum
-from functools import lru_cache
 
 from retrieval.analyzer import normalize
 
@@ -86,10 +85,8 @@ def new_capitalised(sentence: str, question_words: set[str]) -> list[tuple[int, 
             if not all(w in question_words or w.rstrip("'’s") in question_words for w in words)]
 
 
-@lru_cache(maxsize=8192)
 def _capitalised(sentence: str) -> tuple[tuple[int, str, tuple[str, ...]], ...]:
-    """The sentence's capitalised phrases with their lower-cased words. Cached: the same
-    candidate sentences come back question after question, each asked about its names."""
+    """The sentence's capitalised phrases with their lower-cased words."""
     out = []
     for match in _CAPITALISED.finditer(sentence):
         phrase = match.group(0)
