@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     # A zero or negative cap would skip every file / refuse every question: reject it at load.
     max_file_bytes: int = Field(default=20_000_000, ge=1)
     max_question_chars: int = Field(default=500, ge=1)
+    # Read links whose real path leaves articles_dir (off: anyone who can drop a link in the
+    # folder could make the bot quote any file it can read, its own .env included).
+    follow_outside_links: bool = False
     watch: bool = True
     watch_debounce_ms: int = Field(default=300, ge=0)
     watch_stable_ms: int = Field(default=200, ge=0)

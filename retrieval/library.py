@@ -72,6 +72,7 @@ class Library:
         params: BM25Params = BM25Params(),
         weights: Weights = Weights(),
         create: bool = False,
+        follow_outside_links: bool = False,
     ) -> None:
         self.folder = Path(folder).expanduser()
         if create:
@@ -87,6 +88,7 @@ class Library:
             )
             self.cache_dir = None
         self.max_file_bytes = max_file_bytes
+        self.follow_outside_links = follow_outside_links  # read links that leave the folder
         self.max_question_chars = max_question_chars
         self.params = params
         self.weights = weights
@@ -151,7 +153,7 @@ class Library:
             log.warning("articles folder %s is missing; serving no articles", self.folder)
             files, problems = {}, [Skipped(".", "articles folder is missing")]
         else:
-            files, problems = scan(self.folder)
+            files, problems = scan(self.folder, follow_outside_links=self.follow_outside_links)
         current = {d.path: d for d in self._snapshot.docs}
         now_ns = time.time_ns()
         docs: list[Doc] = []
@@ -179,7 +181,8 @@ class Library:
                 skipped.append(Skipped(path, remembered[2]))
                 continue
             try:
-                data = read_bytes(self.folder, path, self.max_file_bytes)
+                data = read_bytes(self.folder, path, self.max_file_bytes,
+                                  follow_outside_links=self.follow_outside_links)
                 digest = content_hash(data)
                 if old is not None and old.sha256 == digest:
                     old.size, old.mtime_ns = len(data), info.mtime_ns
