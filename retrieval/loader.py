@@ -544,8 +544,33 @@ def clean_url(value: str | None) -> str | None:
     return value
 
 
+# The one upload /add has just parsed to check it, so the refresh that indexes it need not
+# parse it again: (relative path, bytes, article). parse_article is a pure function of the
+# path and the bytes, so answering from here gives exactly what parsing would.
+_parsed: tuple[str, bytes, Article] | None = None
+
+
+def parse_and_remember(relative: str, data: bytes) -> Article:
+    """:func:`parse_article`, kept for the next call with the same path and bytes (once)."""
+    global _parsed
+    article = parse_article(relative, data)
+    _parsed = (relative, data, article)
+    return article
+
+
+def forget_parsed() -> None:
+    """Drop what :func:`parse_and_remember` kept (it holds the upload's bytes)."""
+    global _parsed
+    _parsed = None
+
+
 def parse_article(relative: str, data: bytes) -> Article:
     """Bytes of one file -> Article (raises SkipFile with the reason). Linear in the file's size."""
+    global _parsed
+    kept = _parsed
+    if kept is not None and kept[0] == relative and kept[1] == data:
+        _parsed = None
+        return kept[2]
     text = decode(data, relative)
     meta, text = split_front_matter(text)
     if os.path.splitext(relative)[1].lower() in HTML_SUFFIXES:
