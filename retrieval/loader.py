@@ -101,20 +101,22 @@ def _opened_path(fd: int) -> str | None:
         return None
 
 
-def _check_opened_inside(fd: int, path: str, root: str) -> None:
-    """SkipFile unless the file open as ``fd`` lies inside ``root``.
+def _check_opened_inside(fd: int, path: str, folder: Path | str) -> None:
+    """SkipFile unless the file open as ``fd`` lies inside ``folder``'s real path.
 
     Checks what was opened, not what a path named a moment before: a file swapped for a link
-    between the scan and the read (or between a path check and the open) is still caught.
+    between the scan and the read (or between a path check and the open) is still caught. The
+    folder's remembered real path is renewed before a refusal, in case the folder (a link
+    itself) was pointed elsewhere since the scan.
     """
     opened = _opened_path(fd)
     if opened is not None:
-        if not is_inside(opened, root):
+        if not is_inside(opened, _real_root(folder)) and not is_inside(opened, _real_root(folder, fresh=True)):
             raise SkipFile(OUTSIDE_REASON)
         return
     # No /proc: resolve the path, then make sure it names the very file that is open.
     real = os.path.realpath(path)
-    if not is_inside(real, root):
+    if not is_inside(real, _real_root(folder, fresh=True)):
         raise SkipFile(OUTSIDE_REASON)
     try:
         named = os.stat(real)
@@ -602,7 +604,6 @@ def read_bytes(
     must lie inside the folder: a file swapped for a link after the scan is refused too.
     """
     path = os.path.join(folder, relative)  # not pathlib: this runs once per file read
-    root = None if follow_outside_links else _real_root(folder)
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
@@ -612,8 +613,8 @@ def read_bytes(
     except OSError as exc:
         raise SkipFile(f"unreadable: {exc.strerror or exc}") from None
     try:
-        if root is not None:
-            _check_opened_inside(fd, path, root)
+        if not follow_outside_links:
+            _check_opened_inside(fd, path, folder)
         info = os.fstat(fd)
         if not stat_module.S_ISREG(info.st_mode):
             raise SkipFile("not a regular file")

@@ -185,6 +185,21 @@ def test_a_folder_swapped_for_an_outside_link_after_the_scan_is_not_read(world) 
         read_bytes(articles, "sub/passwd.txt")
 
 
+def test_a_folder_link_pointed_elsewhere_after_the_scan_reads_its_new_target(world, tmp_path: Path) -> None:
+    """The folder's real path is renewed before a read is refused: re-pointing the folder link
+    (a release-style switch) must not leave its files skipped."""
+    articles, _ = world
+    other = tmp_path / "articles-2"
+    other.mkdir()
+    (other / "ferry.txt").write_text(GOOD.replace("forty", "thirty"))
+    link = tmp_path / "current"
+    link.symlink_to(articles, target_is_directory=True)
+    assert set(scan(link)[0]) == {"ferry.txt"}
+    link.unlink()
+    link.symlink_to(other, target_is_directory=True)
+    assert b"thirty" in read_bytes(link, "ferry.txt")
+
+
 def test_the_read_check_works_without_proc(world, monkeypatch) -> None:
     """Where /proc/self/fd is missing the opened file is compared with the resolved path."""
     import retrieval.loader as loader
