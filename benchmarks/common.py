@@ -10,7 +10,9 @@ BBC = SHARED / "data" / "bbc"
 
 
 def combined_folder(tmp: Path) -> Path:
-    """seeds/ and the BBC folder side by side (symlinks), as one articles folder."""
+    """seeds/ and the BBC folder side by side (symlinks), as one articles folder.
+
+    The links leave the folder: open it with ``follow_outside_links=True``."""
     folder = tmp / "articles"
     folder.mkdir()
     (folder / "seeds").symlink_to(ROOT / "seeds", target_is_directory=True)

@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = [json.loads(line) for line in args.questions.read_text().splitlines() if line.strip()]
     with tempfile.TemporaryDirectory() as tmp:
         folder = combined_folder(Path(tmp))
-        library = Library.open(folder)
+        library = Library.open(folder, follow_outside_links=True)  # its links point into ../shared
         results = {}
         systems = ["citebot"] + (["baseline"] if args.baseline else [])
         for system in systems:

@@ -52,7 +52,7 @@ def _holds(library: Library, token: str, name: str) -> bool:
 
 def measure(folder: Path, drops: int) -> dict:
     started = time.perf_counter()
-    library = Library.open(folder)
+    library = Library.open(folder, follow_outside_links=True)  # combined_folder links into ../shared
     open_s = time.perf_counter() - started
     stats = library.stats()
     added, removed = [], []

@@ -505,7 +505,8 @@ def run_offtopic(limit: int | None, seed: int, tmp: Path) -> dict:
     questions = [qa["question"] for article in data for p in article["paragraphs"] for qa in p["qas"]]
     total_questions = len(questions)
     questions = _sample(questions, limit, seed)
-    library = Library.open(combined_folder(tmp), cache_dir=tmp / "cache-offtopic")
+    library = Library.open(combined_folder(tmp), cache_dir=tmp / "cache-offtopic",
+                           follow_outside_links=True)  # its links point into ../shared
     declined = refused = 0
     started = time.perf_counter()
     for done, question in enumerate(questions, start=1):

@@ -137,6 +137,7 @@ def open_library(settings, progress=None):
             settings.articles_dir,
             cache_dir=_cache_dir(settings),
             max_file_bytes=settings.max_file_bytes,
+            follow_outside_links=settings.follow_outside_links,
             max_question_chars=settings.max_question_chars,
             progress=progress,
         )

@@ -297,6 +297,7 @@ def create_bot(settings: "Settings", *, library: "Library | None" = None, sync_g
             settings.articles_dir,
             cache_dir=settings.cache_dir if settings.use_cache else None,
             max_file_bytes=settings.max_file_bytes,
+            follow_outside_links=settings.follow_outside_links,
             max_question_chars=settings.max_question_chars,
         )
     shard_count = settings.discord.shard_count

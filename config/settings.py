@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     # A zero or negative cap would skip every file / refuse every question: reject it at load.
     max_file_bytes: int = Field(default=20_000_000, ge=1, le=1_000_000_000)
     max_question_chars: int = Field(default=500, ge=1, le=100_000)
+    # Read links whose real path leaves articles_dir (off: anyone who can drop a link in the
+    # folder could make the bot quote any file it can read, its own .env included).
+    follow_outside_links: bool = False
     watch: bool = True
     # watchfiles takes the debounce as an integer: an enormous one overflows and the watcher dies.
     watch_debounce_ms: int = Field(default=300, ge=0, le=60_000)

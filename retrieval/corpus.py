@@ -34,6 +34,7 @@ import numpy as np
 
 from retrieval.analyzer import tokenize
 from retrieval.index import BM25Index, BM25Params, Postings, build_postings, merge_postings
+from retrieval.loader import clean_url
 from retrieval.models import Article, Passage, Skipped
 from retrieval.passages import passage_spans
 
@@ -44,6 +45,13 @@ BULK_AFTER = 48
 BATCH_FILES = 48
 # A refresh merges postings when the changed passages hold at most this share of all tokens.
 MERGE_SHARE = 0.25
+# An article's title terms ride along with its first TITLE_FREE passages, and with each later
+# one while, all told, they stay within TITLE_SHARE times the article's own tokens so far. Real
+# articles never come near that (a title is a few words, a paragraph dozens), so every passage
+# carries them; thousands of one-word paragraphs under a 300-character title would otherwise
+# cost passages x title (the index of one such file must stay linear in its size).
+TITLE_FREE = 64
+TITLE_SHARE = 2
 
 
 def tokenize_workers() -> int:
@@ -67,8 +75,9 @@ _Analysed = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 def analyse_batch(items: Sequence[tuple[str, str]]) -> tuple[list[str], list[_Analysed]]:
     """Split (title, text) articles into passages and tokenise each (title terms ride along with
-    every passage). Terms are numbered locally, in order of first appearance, so the caller can
-    map them to vocabulary ids in the order a one-by-one build would add them."""
+    every passage, within the TITLE_FREE / TITLE_SHARE bound). Terms are numbered locally, in
+    order of first appearance, so the caller can map them to vocabulary ids in the order a
+    one-by-one build would add them."""
     local: dict[str, int] = {}
     number = local.setdefault
     out: list[_Analysed] = []
@@ -77,9 +86,13 @@ def analyse_batch(items: Sequence[tuple[str, str]]) -> tuple[list[str], list[_An
         title_terms = tokenize(title)
         ids: list[int] = []
         lengths: list[int] = []
-        for span in spans:
+        own = carried = 0  # the article's own tokens so far, and title tokens added so far
+        for k, span in enumerate(spans):
             terms = tokenize(text[span.start : span.end])
-            terms += title_terms
+            own += len(terms)
+            if k < TITLE_FREE or carried + len(title_terms) <= TITLE_SHARE * own:
+                carried += len(title_terms)
+                terms += title_terms
             ids.extend([number(t, len(local)) for t in terms])
             lengths.append(len(terms))
         offsets = np.zeros(len(spans) + 1, np.int64)
@@ -314,7 +327,8 @@ class Doc:
         return self.body().encode("utf-8", "surrogatepass")
 
     def article(self) -> Article:
-        return Article(self.path, self.title, self.body(), self.url, self.published, self.source)
+        # clean_url again: a cache written by an older version may hold a "javascript:" URL.
+        return Article(self.path, self.title, self.body(), clean_url(self.url), self.published, self.source)
 
     def __repr__(self) -> str:
         return f"Doc({self.path!r}, title={self.title!r}, size={self.size})"
@@ -325,7 +339,8 @@ def content_hash(data: bytes) -> str:
 
 
 def make_doc(article: Article, size: int, mtime_ns: int, sha256: str, vocab: Vocabulary) -> Doc:
-    """Split into passages and tokenise each (title terms ride along with every passage).
+    """Split into passages and tokenise each (title terms ride along with every passage, within
+    the TITLE_FREE / TITLE_SHARE bound).
 
     In a bulk load the tokenising goes to worker processes and the doc's arrays arrive by the
     next :func:`build_snapshot` (or on first access)."""

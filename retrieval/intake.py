@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from retrieval.loader import SkipFile, is_ignored_name, parse_article
+from retrieval.loader import SkipFile, forget_parsed, is_ignored_name, parse_and_remember
 
 if TYPE_CHECKING:  # pragma: no cover
     from retrieval.library import Library
@@ -23,6 +23,8 @@ if TYPE_CHECKING:  # pragma: no cover
 ALLOWED_SUFFIXES = (".txt", ".md", ".html", ".htm")
 MAX_NAME_BYTES = 200  # leaves room for the temp-name decoration under the usual 255-byte limit
 DEFAULT_MAX_UPLOAD = 2_000_000
+# Letters and symbols that draw nothing: Hangul fillers and the blank Braille pattern.
+BLANK_LOOKING = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 
 class IntakeError(ValueError):
@@ -51,15 +53,26 @@ class AddResult:
         return self.reason is None
 
 
+def is_visible(ch: str) -> bool:
+    """A character that draws something: a letter, digit, punctuation or symbol, not a space,
+    mark, control, format or unassigned code point, nor one of BLANK_LOOKING."""
+    return unicodedata.category(ch)[0] in "LNPS" and ch not in BLANK_LOOKING
+
+
 def clean_name(raw: str) -> str:
     """The upload's file name if it is a plain, visible article name; else IntakeError.
 
     Refused rather than rewritten: silently turning ``../../x.txt`` into ``x.txt`` would
     hide an attack and surprise an honest user alike.
     """
-    name = unicodedata.normalize("NFC", raw or "").strip()
-    if not name:
+    name = unicodedata.normalize("NFC", raw or "")
+    stem = name.rpartition(".")[0] if "." in name else name
+    if not name.strip():
         raise IntakeError("The file has no name.")
+    if stem and not any(is_visible(ch) for ch in stem):
+        # U+3164, U+2800, U+3000, NBSP...: a name that shows as blank in every list.
+        raise IntakeError("The file name must have a visible character before its extension.")
+    name = name.strip()
     if "/" in name or "\\" in name or "\x00" in name:
         raise IntakeError("The file name must not contain path separators.")
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in name):
@@ -78,12 +91,16 @@ def clean_name(raw: str) -> str:
 
 
 def check_upload(name: str, data: bytes, max_bytes: int = DEFAULT_MAX_UPLOAD) -> str:
-    """Validate name, size and content before anything is written; returns the clean name."""
+    """Validate name, size and content before anything is written; returns the clean name.
+
+    The parse is kept (``parse_and_remember``), so the refresh that indexes the saved file
+    does not parse it a second time.
+    """
     name = clean_name(name)
     if len(data) > max_bytes:
         raise IntakeError(f"The file is too large ({len(data):,} bytes; the limit is {max_bytes:,}).")
     try:
-        parse_article(name, data)
+        parse_and_remember(name, data)
     except SkipFile as exc:
         raise IntakeError(f"The file cannot be used as an article: {exc}.") from None
     return name
@@ -155,8 +172,11 @@ def add_article(
 ) -> AddResult:
     """Save the upload into the library's folder, refresh, and report what the index now holds."""
     limit = min(max_bytes, getattr(library, "max_file_bytes", max_bytes))
-    saved = save_upload(library.folder, name, data, replace=replace, max_bytes=limit)
-    library.refresh()
+    try:
+        saved = save_upload(library.folder, name, data, replace=replace, max_bytes=limit)
+        library.refresh()
+    finally:
+        forget_parsed()
     info = library.article_info(saved.name)
     if info is not None:
         return AddResult(saved.name, saved.replaced, info[0], info[1])

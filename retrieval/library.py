@@ -77,6 +77,7 @@ class Library:
         params: BM25Params = BM25Params(),
         model: AnswerModel | None = None,
         create: bool = False,
+        follow_outside_links: bool = False,
     ) -> None:
         self.folder = Path(folder).expanduser()
         if create:
@@ -92,6 +93,7 @@ class Library:
             )
             self.cache_dir = None
         self.max_file_bytes = max_file_bytes
+        self.follow_outside_links = follow_outside_links  # read links that leave the folder
         self.max_question_chars = max_question_chars
         self.params = params
         self.model = model  # None: the shipped answer model
@@ -167,7 +169,7 @@ class Library:
             log.warning("articles folder %s is missing; serving no articles", self.folder)
             files, problems = {}, [Skipped(".", "articles folder is missing")]
         else:
-            files, problems = scan(self.folder)
+            files, problems = scan(self.folder, follow_outside_links=self.follow_outside_links)
         current = {d.path: d for d in self._snapshot.docs}
         now_ns, mono_ns, settle_ns = time.time_ns(), time.monotonic_ns(), int(settle_seconds * 1e9)
         unsettled: dict[str, tuple[Stamp, int]] = {}
@@ -199,7 +201,8 @@ class Library:
                 skipped.append(Skipped(path, remembered[1]))
                 continue
             try:
-                data = read_bytes(self.folder, path, self.max_file_bytes)
+                data = read_bytes(self.folder, path, self.max_file_bytes,
+                                  follow_outside_links=self.follow_outside_links)
                 digest = content_hash(data)
                 if old is not None and old.sha256 == digest:
                     old.size, old.mtime_ns = len(data), info.mtime_ns

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from retrieval.analyzer import sentence_spans, trimmed_spans
+from retrieval.analyzer import iter_sentence_spans, trimmed_spans
 
 MAX_PASSAGE_CHARS = 1500
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
@@ -34,7 +34,7 @@ def _split_long(text: str, start: int, end: int, limit: int) -> list[tuple[int, 
     """Greedy packing of whole sentences into pieces of at most ``limit`` characters."""
     pieces: list[tuple[int, int]] = []
     piece_start = piece_end = None
-    for s, e in sentence_spans(text[start:end]):
+    for s, e in iter_sentence_spans(text[start:end]):
         s, e = s + start, e + start
         # A single sentence longer than the limit is cut at white space.
         while e - s > limit:

@@ -87,8 +87,8 @@ def test_file_vanishing_between_scan_and_read(tmp_path: Path, monkeypatch) -> No
     (folder / "gone.txt").write_text("Gone\n\nThis file disappears before it is read.\n")
     real_scan = library_module.scan
 
-    def scan_then_delete(path: Path):
-        found = real_scan(path)
+    def scan_then_delete(path: Path, **kwargs):
+        found = real_scan(path, **kwargs)
         (folder / "gone.txt").unlink()
         return found
 

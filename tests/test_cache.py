@@ -41,9 +41,9 @@ def reads(monkeypatch) -> list[str]:
     seen: list[str] = []
     real = library_module.read_bytes
 
-    def counting(folder, path: str, max_bytes: int) -> bytes:
+    def counting(folder, path: str, max_bytes: int, **kwargs) -> bytes:
         seen.append(path)
-        return real(folder, path, max_bytes)
+        return real(folder, path, max_bytes, **kwargs)
 
     monkeypatch.setattr(library_module, "read_bytes", counting)
     return seen

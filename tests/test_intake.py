@@ -17,7 +17,8 @@ from retrieval.intake import IntakeError, add_article, check_upload, clean_name,
 ARTICLE = b"Otters return to the Wenlow river\n\nVolunteers counted eleven otters below the old mill.\n"
 
 
-@pytest.mark.parametrize("name", ["otters.txt", "Otters Report.MD", "ünïcode-été.html", "page.htm", "a.b.txt"])
+@pytest.mark.parametrize("name", ["otters.txt", "Otters Report.MD", "ünïcode-été.html", "page.htm", "a.b.txt",
+                                  "한글 기사.txt", "⠁⠃⠉ braille.md", "日本語\u3000記事.txt"])
 def test_clean_names_are_kept(name):
     assert clean_name(name) == name
 
@@ -29,6 +30,10 @@ def test_clean_names_are_kept(name):
     ("x.exe", "Only .txt"), ("x", "Only .txt"), ("x.txt.part", "Hidden"), ("", "no name"), ("   ", "no name"),
     ("a\nb.txt", "control"), ("a\u202eb.txt", "control"), ("a\x00.txt", "path separators"),
     ("x" * 300 + ".txt", "too long"),
+    # Blank-looking names: no visible character before the extension.
+    ("\u3164.txt", "visible"), ("\u115f.txt", "visible"), ("\u2800.txt", "visible"), ("\u3000.txt", "visible"),
+    ("\u00a0.txt", "visible"), ("\uffa0\u1160.md", "visible"), ("\u2800 \u3164.html", "visible"),
+    ("\u034f.txt", "visible"), ("\ufe0f.txt", "visible"), ("\u200b\u3164.txt", "visible"), ("\ue000.txt", "visible"),
 ])
 def test_unsafe_names_are_refused(name, why):
     with pytest.raises(IntakeError, match=why):
@@ -133,6 +138,37 @@ def test_add_article_reports_title_and_passages_and_is_answerable(tmp_path):
     again = add_article(library, "otters.txt", ARTICLE.replace(b"eleven", b"twelve"), replace=True)
     assert again.replaced and again.indexed
     assert "twelve otters" in library.ask("How many otters did volunteers count?").text
+
+
+def test_add_article_parses_the_upload_once(tmp_path, monkeypatch):
+    """Checked before saving, indexed after: one parse, not two (a 2 MB upload is parsed once)."""
+    import retrieval.loader as loader
+
+    library = Library.open(tmp_path)
+    parses: list[str] = []
+    real = loader.decode
+
+    def counting(data: bytes, name: str) -> str:
+        parses.append(name)
+        return real(data, name)
+
+    monkeypatch.setattr(loader, "decode", counting)
+    result = add_article(library, "otters.txt", ARTICLE)
+    assert result.indexed and result.title == "Otters return to the Wenlow river"
+    assert parses == ["otters.txt"]
+    assert loader._parsed is None  # nothing of the upload is kept afterwards
+    again = add_article(library, "otters.txt", ARTICLE.replace(b"eleven", b"twelve"), replace=True)
+    assert again.indexed and parses == ["otters.txt", "otters.txt"]
+    assert "twelve otters" in library.ask("How many otters did volunteers count?").text
+
+
+def test_a_refused_upload_keeps_nothing(tmp_path):
+    import retrieval.loader as loader
+
+    library = Library.open(tmp_path)
+    with pytest.raises(IntakeError, match="no text"):
+        add_article(library, "empty.html", b"<script>only()</script>")
+    assert loader._parsed is None and list(tmp_path.iterdir()) == []
 
 
 def test_add_article_obeys_the_engine_file_cap(tmp_path):

@@ -340,3 +340,267 @@ def test_article_suffix_check_matches_splitext(name: str) -> None:
     from retrieval.loader import ARTICLE_SUFFIXES, has_article_suffix
 
     assert has_article_suffix(name) == (os.path.splitext(name)[1].lower() in ARTICLE_SUFFIXES)
+
+
+# --- long titles: capped, and the text they held stays in the body --------------------------------
+
+
+LONG_LINE = " ".join(f"word{i} zebrafinch" if i % 97 == 0 else f"word{i}" for i in range(3000))
+
+
+def test_a_file_that_is_one_long_line_keeps_it_all_as_text_under_a_capped_title() -> None:
+    from retrieval.loader import MAX_TITLE_CHARS
+
+    article = parse_article("line.txt", LONG_LINE.encode())
+    assert len(article.title) <= MAX_TITLE_CHARS + 1 and article.title.endswith("…")
+    assert LONG_LINE.startswith(article.title[:-1])  # cut at a word boundary, not inside one
+    assert LONG_LINE[len(article.title) - 1] == " "
+    assert article.text == LONG_LINE  # nothing lost: the whole line is searchable text
+
+
+def test_a_long_first_line_before_paragraphs_stays_in_the_body() -> None:
+    data = f"# {LONG_LINE}\n\nSecond paragraph.\n".encode()
+    article = parse_article("a.md", data)
+    assert article.title.endswith("…") and len(article.title) <= 301
+    assert LONG_LINE in article.text and "Second paragraph." in article.text
+
+
+def test_front_matter_and_html_titles_are_capped() -> None:
+    front = parse_article("a.md", f"---\ntitle: {LONG_LINE}\n---\nBody.\n".encode())
+    assert front.title.endswith("…") and len(front.title) <= 301 and front.text.strip() == "Body."
+    page = parse_article("a.html", f"<title>{LONG_LINE}</title><p>Body.</p>".encode())
+    assert page.title.endswith("…") and len(page.title) <= 301 and page.text == "Body."
+    heading = parse_article("b.html", f"<h1>{LONG_LINE}</h1><p>Body.</p>".encode())
+    assert heading.title.endswith("…")
+    assert heading.text == f"{LONG_LINE}\n\nBody."  # an h1 too long for a title stays in the body
+
+
+def test_an_unclosed_html_title_ends_at_the_next_tag() -> None:
+    article = parse_article("a.html", b"<html><head><title>Ferry news<body><p>Crews return today.</p>")
+    assert article.title == "Ferry news"
+    assert article.text == "Crews return today."
+    only_title = parse_article("b.html", f"<title>{LONG_LINE}".encode())
+    assert only_title.title.endswith("…") and only_title.text == LONG_LINE
+
+
+def test_title_terms_ride_with_every_passage_of_an_article() -> None:
+    """Kept as before for real articles: every passage matches a word of its article's title."""
+    body = "\n\n".join(f"Paragraph {i} says something about the harbour." for i in range(120))
+    library = Library(FIXTURES)
+    from retrieval.corpus import Vocabulary, build_snapshot, make_doc
+
+    vocab = Vocabulary()
+    doc = make_doc(Article("a.txt", "Kingfisher survey", body), 1, 1, "x", vocab)
+    snapshot = build_snapshot([doc], vocab, library.params)
+    kingfisher = vocab.ids["kingfish"]
+    assert all(kingfisher in snapshot.passage_terms(p) for p in range(snapshot.n_passages))
+    assert snapshot.n_passages == 120
+
+
+def test_a_long_title_over_thousands_of_tiny_paragraphs_is_indexed_linearly() -> None:
+    """The title is not repeated passages x title times: its terms add at most TITLE_FREE
+    passages' worth plus TITLE_SHARE times the article's own tokens."""
+    from retrieval.analyzer import tokenize
+    from retrieval.corpus import TITLE_FREE, TITLE_SHARE, Vocabulary, build_snapshot, make_doc
+
+    title = " ".join(f"headword{i}" for i in range(40))
+    body = "\n\n".join(f"w{i}" for i in range(20_000))
+    vocab = Vocabulary()
+    doc = make_doc(Article("a.txt", title, body), 1, 1, "x", vocab)
+    snapshot = build_snapshot([doc], vocab, Library(FIXTURES).params)
+    own = 20_000
+    assert snapshot.n_passages == own
+    total = int(snapshot.offsets[-1])
+    assert total <= own + TITLE_FREE * 40 + TITLE_SHARE * own  # was own + 40 * own
+    assert all(vocab.ids["headword0"] in snapshot.passage_terms(p) for p in range(TITLE_FREE))
+    assert len(tokenize(title)) == 40
+
+
+# --- HTML: linear, and never an exception whatever the markup -------------------------------------
+
+
+@pytest.mark.parametrize(
+    "markup, title, text",
+    [
+        ("<p>Kept.</p><!-- never closed <p>gone</p>", "", "Kept."),
+        ("<p>Kept.</p><a href='never closed><p>Also kept</p>", "", "Kept.\n\nAlso kept"),
+        ("<p>Kept.</p><a href='never closed", "", "Kept."),
+        ("<p>a < b and c > d</p>", "", "a < b and c > d"),
+        ("<p>One</p></><p>Two</p>", "", "One\n\nTwo"),
+        ("<p>One</p></ bogus comment><p>Two</p>", "", "One\n\nTwo"),
+        ("<p title='a > b'>Quoted > kept</p>", "", "Quoted > kept"),
+        ("<script>var s = '</p><p>no';</script><p>Yes</p>", "", "Yes"),
+        ("<svg viewBox='0 0 1 1'/><p>After an icon</p>", "", "After an icon"),
+        ("<!DOCTYPE html><?xml x?><![CDATA[x]]><p>Body</p>", "", "Body"),
+        ("<TITLE>Shouted</TITLE><P>Body</P>", "Shouted", "Body"),
+        ("<p>Ends with </", "", "Ends with </"),
+        ("<p>caf&eacute; &#x263a; &#" + "1" * 5000 + "; &#99999999;</p>", "", "café ☺ \ufffd \ufffd"),
+    ],
+)
+def test_html_markup_left_open_or_odd(markup: str, title: str, text: str) -> None:
+    article = parse_article("page.html", markup.encode())
+    assert article.text == text
+    assert article.title == (title or "page.html")
+
+
+@pytest.mark.parametrize("junk", ["<![" * 1000 + "x", "&#" + "9" * 5000 + "<p>Text</p>", "<a x=\"'" * 1000])
+def test_html_that_made_html_parser_raise_is_read_or_skipped(tmp_path: Path, junk: str) -> None:
+    """html.parser raised AssertionError ("<![") or ValueError (a 5,000-digit character
+    reference) out of the loader, and so out of a whole refresh."""
+    (tmp_path / "junk.html").write_text(junk)
+    (tmp_path / "good.txt").write_text("Good article\n\nThe harbour ferry runs every forty minutes.\n")
+    library = Library.open(tmp_path)
+    assert library.search("ferry", 1)
+    assert {d.path for d in library.snapshot.docs} | {s.path for s in library.stats().skipped} == {
+        "junk.html", "good.txt"}
+
+
+# --- URLs: only http(s) ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url, kept",
+    [
+        ("https://example.test/a", True), ("http://example.test/a?b=c#d", True), ("HTTPS://EXAMPLE.TEST", True),
+        ("javascript:alert(1)", False), (" JavaScript:alert(document.cookie)", False), ("data:text/html,hi", False),
+        ("file:///etc/passwd", False), ("   ", False), ('"   "', False), ("//example.test/a", False),
+        ("http://", False), ("https://exa mple.test", False), ("https://example.test/\u202e", False),
+        ("https://" + "a" * 3000 + ".test", False),
+    ],
+)
+def test_only_http_urls_reach_an_article(url: str, kept: bool) -> None:
+    article = parse_article("a.md", f"---\ntitle: T\nurl: {url}\n---\nBody.\n".encode())
+    assert article.url == (url.strip() if kept else None)
+
+
+def test_a_javascript_url_never_reaches_the_cli(tmp_path: Path, monkeypatch, capsys) -> None:
+    import json
+
+    from bot import cli
+
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "ferry.md").write_text(
+        "---\ntitle: Ferry timetable\nurl: javascript:alert(1)\n---\n"
+        "The harbour ferry will run every forty minutes this winter.\n")
+    (folder / "blank.md").write_text(
+        '---\ntitle: Bridge news\nurl: "   "\n---\nThe Wexley bridge reopened on Monday after repairs.\n')
+    monkeypatch.chdir(tmp_path)
+    for key in list(os.environ):
+        if key.startswith("CITEBOT_") or key == "DISCORD_TOKEN":
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("CITEBOT_WATCH", "false")
+    questions = ["How often will the harbour ferry run?", "When did the Wexley bridge reopen?"]
+    for question in questions:
+        assert cli.main(["ask", "--articles", str(folder), "--no-cache", question]) == 0
+        assert cli.main(["ask", "--json", "--articles", str(folder), "--no-cache", question]) == 0
+        assert cli.main(["search", "--json", "--articles", str(folder), "--no-cache", question]) == 0
+    out = capsys.readouterr().out
+    assert "javascript" not in out.lower() and "<   >" not in out and "<>" not in out
+    answers = [json.loads(line) for line in out.splitlines() if line.startswith('{"question"')]
+    assert answers and all(c["url"] is None for a in answers for c in a["citations"])
+
+
+def test_a_url_from_an_older_cache_is_cleaned_too() -> None:
+    from retrieval.corpus import Vocabulary, make_doc
+
+    doc = make_doc(Article("a.txt", "T", "Body."), 1, 1, "x", Vocabulary())
+    doc.url = "javascript:alert(1)"  # as a cache written before the check would hold it
+    assert doc.article().url is None
+
+
+# --- the rule: every input up to the size limits costs at most linear time and memory ------------
+#
+# Each worst case from issue 12, at full size, through Library.open and one question. Old code:
+# a 2 MB line took 90 s and 3.5 GB, a 4 MB line 195 s and 17.5 GB, 2 MB of "</" 318 s; the HTML
+# and sentence cases below were quadratic too (hours at this size), and the initialisms one made a
+# single question take hours. The bound is generous (60 s for what takes ~1-5 s here, even under
+# tracemalloc); the structural checks (title capped, passage and token counts, peak memory as a
+# multiple of the input) are what a quadratic implementation fails by orders of magnitude.
+
+MB = 1_000_000
+QUESTION = "What did Quokka Smith say about the zebrafinch report?"
+
+
+def _words(size: int) -> str:
+    parts, total, i = [], 0, 0
+    while total < size:
+        word = f"word{i % 4999}" if i % 500 else "zebrafinch report"
+        parts.append(word)
+        total += len(word) + 1
+        i += 1
+    return " ".join(parts)[:size].rsplit(" ", 1)[0]
+
+
+WORST_CASES = {  # name: (bytes, measure memory too)
+    "line-2mb.txt": (lambda: _words(2 * MB).encode(), True),
+    "line-4mb.txt": (lambda: _words(4 * MB).encode(), True),
+    "lt-2mb.html": (lambda: b"</" * MB, True),
+    "title-2mb.html": (lambda: b"<html><head><title>" + _words(2 * MB).encode(), True),
+    "tags-2mb.html": (lambda: b"<a" * MB, False),
+    "comments-2mb.html": (lambda: b"<!-- x>" * (2 * MB // 7), False),
+    "quotes-2mb.html": (lambda: b"<p>zebrafinch</p>" + b"<a x='" * (2 * MB // 6), False),
+    "sentences-4mb.txt": (lambda: b"Zebrafinch report\n\n" + b"Aa. " * MB, False),
+    "initialisms-2mb.txt": (lambda: b"Zebrafinch report\n\nThe zebrafinch report.\n\n" + b"x." * MB + b"y", False),
+}
+
+
+# Run in a child process: a C-level regex holding the GIL would also stall a watchdog thread,
+# and a killed child frees what a runaway parse took.
+_MEASURE = """
+import json, sys, tracemalloc
+from pathlib import Path
+from retrieval import Library
+
+folder, question, measure = Path(sys.argv[1]), sys.argv[2], sys.argv[3] == "1"
+if measure:
+    tracemalloc.start()
+library = Library.open(folder)  # default max_file_bytes: 20 MB
+answer = library.ask(question)
+peak = tracemalloc.get_traced_memory()[1] if measure else 0
+docs = library.snapshot.docs
+print(json.dumps({
+    "peak": peak, "passages": library.stats().passages, "tokens": int(library.snapshot.offsets[-1]),
+    "titles": [d.title for d in docs], "bodies": [len(d.body()) for d in docs],
+    "skipped": [s.reason for s in library.stats().skipped], "question": answer.question,
+    "found_zebrafinch": bool(library.search("zebrafinch", 1)),
+}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(WORST_CASES))
+def test_worst_case_inputs_cost_linear_time_and_memory(tmp_path: Path, name: str) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from retrieval.loader import MAX_TITLE_CHARS
+
+    make, measure_memory = WORST_CASES[name]
+    data = make()
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / name).write_bytes(data)
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), "CITEBOT_TOKENIZE_WORKERS": "0"}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _MEASURE, str(folder), QUESTION, "1" if measure_memory else "0"],
+            capture_output=True, text=True, env=env, timeout=60,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("still running after 60 s: not linear in the input")
+    assert done.returncode == 0, done.stderr[-2000:]
+    got = json.loads(done.stdout)
+    assert got["question"] == QUESTION
+    if measure_memory:
+        assert got["peak"] <= 30 * len(data), f"peak {got['peak']:,} bytes for {len(data):,} bytes of input"
+    assert got["passages"] <= len(data) // 1000 + 1
+    assert got["tokens"] <= len(data) // 2  # indexed tokens, title terms included
+    assert all(len(title) <= MAX_TITLE_CHARS + 1 for title in got["titles"])
+    if name.startswith("line-"):
+        assert got["bodies"] == [len(data)]  # the line is all kept, as text
+        assert got["found_zebrafinch"]
+    if name == "lt-2mb.html":
+        assert got["skipped"] == ["no text"]
