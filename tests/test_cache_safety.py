@@ -219,7 +219,7 @@ def test_manifest_records_ctime_and_inode_and_an_unchanged_folder_is_not_reread(
         assert (entry["ctime_ns"], entry["ino"], entry["mtime_ns"]) == (st.st_ctime_ns, st.st_ino, st.st_mtime_ns)
     reads: list[str] = []
     real = library_module.read_bytes
-    monkeypatch.setattr(library_module, "read_bytes", lambda f, p, m: reads.append(p) or real(f, p, m))
+    monkeypatch.setattr(library_module, "read_bytes", lambda f, p, m, **kw: reads.append(p) or real(f, p, m, **kw))
     library = Library.open(folder, cache_dir=cache_dir)
     library.refresh()
     assert reads == []  # no hashing of every file on every open or refresh
@@ -250,7 +250,7 @@ def test_a_cache_written_before_stamps_is_used_and_each_file_verified_once(folde
     reads: list[str] = []
     made: list[str] = []
     real_read, real_make = library_module.read_bytes, library_module.make_doc
-    monkeypatch.setattr(library_module, "read_bytes", lambda f, p, m: reads.append(p) or real_read(f, p, m))
+    monkeypatch.setattr(library_module, "read_bytes", lambda f, p, m, **kw: reads.append(p) or real_read(f, p, m, **kw))
     monkeypatch.setattr(library_module, "make_doc", lambda a, *r: made.append(a.path) or real_make(a, *r))
 
     upgraded = Library.open(folder, cache_dir=cache_dir)
