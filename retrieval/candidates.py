@@ -130,6 +130,7 @@ class _Context:
 
     asked: _Asked
     title: frozenset[str]
+    title_share: float
     support: float  # share of the question in the passage with its title
     exact_support: float
     focus: float  # the best share of any one sentence of the passage
@@ -139,18 +140,20 @@ class _Context:
     paragraph: int
 
 
-def _row(c: _Context, text: str, terms: list[str], before: Sequence[str], first: bool,
-         continuation: bool) -> list[float]:
-    """One candidate's features, in the order of ``FEATURES``."""
+def _row(c: _Context, text: str, terms: list[str], share: float, before: Sequence[str], before_share: float,
+         first: bool, continuation: bool) -> list[float]:
+    """One candidate's features, in the order of ``FEATURES`` (``share`` and ``before_share``:
+    the question's share in it and in the sentence before, computed once per sentence)."""
     q, scorer, anchors = c.asked.question, c.asked.scorer, c.asked.anchors
     term_set = set(terms)
-    window = term_set | c.title | set(before)
-    share = scorer.share(term_set)
-    kind = type_match(q.expect, text, q.words)
-    names = math.log1p(len(new_capitalised(text, q.words)))
+    window = term_set | c.title
+    window.update(before)
+    caps = new_capitalised(text, q.words)
+    kind = type_match(q.expect, text, q.words, caps)
+    names = math.log1p(len(caps))
     return [
-        share, scorer.exact_share(term_set), scorer.share(window), scorer.largest_missing(frozenset(window)),
-        scorer.share(set(before)), scorer.share(c.title), c.support, c.exact_support, c.focus - share,
+        share, scorer.exact_share(term_set), scorer.share(window), scorer.largest_missing(window),
+        before_share, c.title_share, c.support, c.exact_support, c.focus - share,
         scorer.pair_share(terms), proximity(terms, scorer.wanted),
         kind, float(q.expect is not Expect.ANY), *_typed(q.expect, kind), names,
         names if q.expect in _NAMED else 0.0, float(c.asked.why and bool(_CAUSE.search(text))),
@@ -192,16 +195,16 @@ def collect(
         passage = hit.passage
         title, spans, sentence_terms = analyse(passage.article.title, passage.text)
         passage_terms = title.union(*sentence_terms)
+        shares = [scorer.share(set(t)) for t in sentence_terms]
         context = _Context(
-            asked, title=title, support=scorer.share(passage_terms),
-            exact_support=scorer.exact_share(passage_terms),
-            focus=max((scorer.share(set(t)) for t in sentence_terms), default=0.0),
+            asked, title=title, title_share=scorer.share(title), support=scorer.share(passage_terms),
+            exact_support=scorer.exact_share(passage_terms), focus=max(shares, default=0.0),
             anchored=anchored(hit, passage_terms), bm25=hit.score / top_score, rank=rank,
             paragraph=passage.paragraph,
         )
         for i, (s, e) in enumerate(spans):
-            rows.append(_row(context, passage.text[s:e], sentence_terms[i],
-                             sentence_terms[i - 1] if i else (), i == 0, False))
+            rows.append(_row(context, passage.text[s:e], sentence_terms[i], shares[i],
+                             sentence_terms[i - 1] if i else (), shares[i - 1] if i else 0.0, i == 0, False))
             candidates.append(Candidate(hit, i, passage.start + s, passage.start + e))
         if rank < CONTINUED_PASSAGES and spans:
             after = around.following(hit)
@@ -211,8 +214,10 @@ def collect(
             if not a_spans:
                 continue
             s, e = a_spans[0]
-            following = replace(context, title=a_title, paragraph=after.passage.paragraph)
-            rows.append(_row(following, after.passage.text[s:e], a_terms[0], sentence_terms[-1], True, True))
+            following = replace(context, title=a_title, title_share=scorer.share(a_title),
+                                paragraph=after.passage.paragraph)
+            rows.append(_row(following, after.passage.text[s:e], a_terms[0], scorer.share(set(a_terms[0])),
+                             sentence_terms[-1], shares[-1], True, True))
             candidates.append(Candidate(Hit(after.passage, hit.score), 0, after.passage.start + s,
                                         after.passage.start + e))
     features = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
@@ -225,14 +230,15 @@ def sentence_features(question: Question, scorer: Scorer, sentences: Sequence[st
     terms = [tokenize(s) for s in sentences]
     passage_terms = frozenset().union(*map(set, terms)) if terms else frozenset()
     asked = _Asked.of(question, scorer)
+    shares = [scorer.share(set(t)) for t in terms]
     context = _Context(
-        asked, title=frozenset(), support=scorer.share(passage_terms),
-        exact_support=scorer.exact_share(passage_terms),
-        focus=max((scorer.share(set(t)) for t in terms), default=0.0),
+        asked, title=frozenset(), title_share=0.0, support=scorer.share(passage_terms),
+        exact_support=scorer.exact_share(passage_terms), focus=max(shares, default=0.0),
         anchored=float(not scorer.missing_anchors(asked.anchors, passage_terms)), bm25=1.0, rank=0,
         paragraph=1,
     )
-    rows = [_row(context, sentence, terms[i], terms[i - 1] if i else (), i == 0, False)
+    rows = [_row(context, sentence, terms[i], shares[i], terms[i - 1] if i else (), shares[i - 1] if i else 0.0,
+                 i == 0, False)
             for i, sentence in enumerate(sentences)]
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
 

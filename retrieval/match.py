@@ -122,7 +122,7 @@ class Scorer:
         return frozenset(a for a in anchors if a not in terms
                          and (a not in self.relatives or self.relatives[a].isdisjoint(terms)))
 
-    def largest_missing(self, terms: frozenset[str]) -> float:
+    def largest_missing(self, terms: set[str] | frozenset[str]) -> float:
         """The largest share of the question's idf mass held by one term missing from ``terms``."""
         return max((w for t, w in self.idf.items() if t not in terms), default=0.0) / self.total
 

@@ -116,8 +116,10 @@ def _is_place(sentence: str, start: int, phrase: str) -> bool:
     return bool(_PLACE_BEFORE.search(before))
 
 
-def type_match(expect: Expect, sentence: str, question_words: set[str]) -> float:
-    """How clearly the sentence holds something of the expected kind the question lacks (0..1)."""
+def type_match(expect: Expect, sentence: str, question_words: set[str],
+               names: list[tuple[int, str]] | None = None) -> float:
+    """How clearly the sentence holds something of the expected kind the question lacks (0..1).
+    ``names``: the sentence's ``new_capitalised`` phrases, when the caller has them already."""
     if expect is Expect.ANY:
         return 0.0
     if expect is Expect.NUMBER:
@@ -133,7 +135,8 @@ def type_match(expect: Expect, sentence: str, question_words: set[str]) -> float
     if expect is Expect.DATE:
         hits = [m for m in _DATE.finditer(sentence) if m.group(0).lower() not in question_words]
         return 1.0 if hits else 0.0
-    names = new_capitalised(sentence, question_words)
+    if names is None:
+        names = new_capitalised(sentence, question_words)
     if not names:
         return 0.0
     if expect is Expect.PLACE:
