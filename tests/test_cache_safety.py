@@ -426,9 +426,13 @@ def test_sigkill_during_saves_leaves_nothing_after_the_next_open(tmp_path, cache
 # --- 4. tokenising workers die with their parent ---------------------------------------------------
 
 BULK_FOREVER = textwrap.dedent(r'''
-    import sys
+    import signal, sys
     from pathlib import Path
     from retrieval import Library
+    # Die of the test's signal even when started under nohup or a runner that ignores it: the
+    # question is whether the workers follow their parent, not whether the parent can be killed.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
     print("loading", flush=True)
     while True:
         Library.open(Path(sys.argv[1]))  # no cache: every open is a bulk load with workers
