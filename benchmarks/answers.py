@@ -15,13 +15,12 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from dataclasses import replace
 from pathlib import Path
 
 from benchmarks import devset
 from benchmarks.qa_sets import QA, SETS
 from retrieval import Library
-from retrieval.answer import answer_probability, decide
+from retrieval.answer import assess
 from retrieval.library import QuestionError
 from retrieval.ranker import default_model
 
@@ -55,26 +54,26 @@ CURVE = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7)
 def curve(library: Library, rows: list[QA]) -> list[dict[str, float]]:
     """Answerable right and unanswerable declined at each threshold of the answer probability
     (SQuAD 2.0's report split): the whole trade-off, not just the shipped point."""
-    model = replace(default_model(), threshold=0.0)
-    seen = []  # (probability, answerable, right if answered)
+    seen = []  # (answers at threshold t?, answerable, right if answered)
     for row in rows:
         try:
             pool = library.candidate_pool(row.q)
         except QuestionError:
             pool = None
-        decision = decide(pool, model) if pool is not None and pool.candidates else None
-        if decision is None:
-            seen.append((-1.0, row.answerable, False))
+        if pool is None or not pool.candidates:
+            seen.append((None, row.answerable, False))
             continue
-        best, partner = decision
-        lo, hi = (min(best.start, partner[0]), max(best.end, partner[1])) if partner else (best.start, best.end)
-        text = best.hit.passage.article.text[lo:hi].lower()
-        seen.append((answer_probability(pool, model), row.answerable, any(g.lower() in text for g in row.gold)))
+        decision = assess(pool)
+        text = decision.best.hit.passage.article.text[slice(*decision.span)].lower()
+        seen.append((decision, row.answerable, any(g.lower() in text for g in row.gold)))
     answerable = [s for s in seen if s[1]]
     unanswerable = [s for s in seen if not s[1]]
+    def answered(decision, t: float) -> bool:
+        return decision is not None and decision.answers(t)
+
     return [{"threshold": t,
-             "answerable_right": sum(p >= t and right for p, _, right in answerable) / max(len(answerable), 1),
-             "unanswerable_declined": sum(p < t for p, _, _ in unanswerable) / max(len(unanswerable), 1)}
+             "answerable_right": sum(answered(d, t) and right for d, _, right in answerable) / max(len(answerable), 1),
+             "unanswerable_declined": sum(not answered(d, t) for d, _, _ in unanswerable) / max(len(unanswerable), 1)}
             for t in CURVE]
 
 

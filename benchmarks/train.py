@@ -26,13 +26,13 @@ import numpy as np
 from benchmarks.common import ROOT
 from benchmarks.qa_sets import QA, SETS
 from retrieval import Library
-from retrieval.answer import decide
+from retrieval.answer import decide, partner, rank
 from retrieval.candidates import FEATURES, Pool
 from retrieval.library import QuestionError
-from retrieval.ranker import MODEL_FILE, AnswerModel, Linear
+from retrieval.ranker import ANSWER_EXTRAS, MODEL_FILE, AnswerModel, Linear
 
 OUT = ROOT / "retrieval" / "data" / MODEL_FILE
-ANSWER_FEATURES = FEATURES + ("top_score", "margin")
+ANSWER_FEATURES = FEATURES + ANSWER_EXTRAS
 RANKER_L2 = 1.0
 ANSWER_L2 = 1.0
 PAIR_MARGINS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -144,24 +144,21 @@ def fit_ranker(examples: list[Example], source_weight: dict[str, float] | None =
     return Linear(FEATURES, mean, scale, result.x)
 
 
-def top_rows(examples: list[Example], ranker: Linear) -> tuple[np.ndarray, np.ndarray, list[int]]:
+def top_rows(examples: list[Example], ranker: Linear) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per example: the answer model's inputs for its best candidate, whether that candidate is
-    right, and its index (-1 when there is no pool)."""
-    rows, labels, tops = [], [], []
+    right, and whether its article holds the question's names and numbers (ask's hard rule)."""
+    rows, labels, anchored = [], [], []
     for e in examples:
         if e.pool is None:
             rows.append(np.zeros(len(ANSWER_FEATURES)))
             labels.append(0.0)
-            tops.append(-1)
+            anchored.append(False)
             continue
-        s = ranker(e.pool.features)
-        order = np.argsort(-s, kind="stable")
-        top = int(order[0])
-        margin = float(s[top] - s[order[1]]) if len(order) > 1 else 10.0
+        s, top, margin = rank(e.pool, ranker)
         rows.append(np.concatenate([e.pool.features[top], [s[top], margin]]))
         labels.append(float(e.answerable and e.labels[top]))
-        tops.append(top)
-    return np.array(rows), np.array(labels), tops
+        anchored.append(bool(e.pool.features[top, FEATURES.index("anchored")]))
+    return np.array(rows), np.array(labels), np.array(anchored)
 
 
 def fit_answer(x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> Linear:
@@ -185,7 +182,8 @@ def fit_answer(x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> Linear:
     return Linear(ANSWER_FEATURES, mean, scale, result.x[:-1], float(result.x[-1]))
 
 
-def choose_threshold(examples: list[Example], answer: Linear, x: np.ndarray, y: np.ndarray) -> float:
+def choose_threshold(examples: list[Example], answer: Linear, x: np.ndarray, y: np.ndarray,
+                     anchored: np.ndarray) -> float:
     """The operating point: the highest threshold at which answerable questions are still
     answered right at most ``RIGHT_BUDGET`` below answering everything (the mean over the
     training sources, so news-dev counts as much as SQuAD). Declining is what it buys:
@@ -196,7 +194,7 @@ def choose_threshold(examples: list[Example], answer: Linear, x: np.ndarray, y: 
     has_pool = np.array([e.pool is not None for e in examples])
 
     def right(t: float) -> float:
-        answered = (p >= t) & has_pool & (y > 0)
+        answered = (p >= t) & has_pool & anchored & (y > 0)
         return float(np.mean([answered[m].mean() for m in masks]))
 
     floor = right(0.0) - RIGHT_BUDGET
@@ -210,23 +208,14 @@ def choose_threshold(examples: list[Example], answer: Linear, x: np.ndarray, y: 
 def choose_pair_margin(examples: list[Example], ranker: Linear) -> float:
     """The pair margin that answers the most answerable training questions right (two
     adjacent sentences hold a gold string more often; past some margin, pairs just get long)."""
+    ranked = [(e, *rank(e.pool, ranker)) for e in examples if e.pool is not None and e.answerable]
     best_m, best_right = 0.0, -1
     for m in PAIR_MARGINS:
         right = 0
-        for e in examples:
-            if e.pool is None or not e.answerable:
-                continue
-            s = ranker(e.pool.features)
-            top = int(np.argmax(s))
+        for e, s, top, _margin in ranked:
             best = e.pool.candidates[top]
-            lo, hi = best.start, best.end
-            if m > 0:
-                near = [k for k, c in enumerate(e.pool.candidates)
-                        if c.hit.passage.id == best.hit.passage.id and abs(c.sentence - best.sentence) == 1
-                        and s[k] >= s[top] - m]
-                if near:
-                    k = max(near, key=lambda k: s[k])
-                    lo, hi = min(lo, e.pool.candidates[k].start), max(hi, e.pool.candidates[k].end)
+            other = partner(e.pool, s, top, m)
+            lo, hi = (min(best.start, other[0]), max(best.end, other[1])) if other else (best.start, best.end)
             right += holds(e.article_texts[top][lo:hi], e.gold)
         if right > best_right:
             best_m, best_right = m, right
@@ -235,10 +224,10 @@ def choose_pair_margin(examples: list[Example], ranker: Linear) -> float:
 
 def train(examples: list[Example], info: dict) -> AnswerModel:
     ranker = fit_ranker(examples, SOURCE_WEIGHT)
-    x, y, _ = top_rows(examples, ranker)
+    x, y, anchored = top_rows(examples, ranker)
     weight = np.array([SOURCE_WEIGHT.get(e.source, 1.0) for e in examples])
     answer = fit_answer(x, y, weight / weight.mean())
-    threshold = choose_threshold(examples, answer, x, y)
+    threshold = choose_threshold(examples, answer, x, y, anchored)
     margin = choose_pair_margin(examples, ranker)
     return AnswerModel(ranker, answer, threshold, margin, info)
 
@@ -247,7 +236,7 @@ def train(examples: list[Example], info: dict) -> AnswerModel:
 
 
 def score(examples: list[Example], model: AnswerModel) -> dict[str, list[int]]:
-    """[right, total] per kind, as ``ask`` would decide (best sentence, partner aside)."""
+    """[right, total] per kind, decided as ``ask`` decides (partner sentence included)."""
     table: dict[str, list[int]] = {}
     for e in examples:
         cell = table.setdefault(e.kind, [0, 0])
@@ -255,13 +244,8 @@ def score(examples: list[Example], model: AnswerModel) -> dict[str, list[int]]:
         decision = decide(e.pool, model) if e.pool is not None and e.pool.candidates else None
         if not e.answerable:
             cell[0] += decision is None
-            continue
-        if decision is not None:
-            best, partner = decision
-            lo, hi = best.start, best.end
-            if partner is not None:
-                lo, hi = min(lo, partner[0]), max(hi, partner[1])
-            cell[0] += holds(best.hit.passage.article.text[lo:hi], e.gold)
+        elif decision is not None:
+            cell[0] += holds(decision.best.hit.passage.article.text[slice(*decision.span)], e.gold)
     return table
 
 

@@ -305,12 +305,13 @@ def _interactive(library, settings, as_json: bool) -> int:
                 continue
             answer = dataclasses.replace(answer, question=resolution.asked)
             read_with = history[-1].shown if resolution.followup and history else None
+            note = _no_articles_note(library, settings.articles_dir)
             if as_json:
-                _emit(answer_json(answer) | {"followup_of": read_with})
+                _emit(answer_json(answer) | {"followup_of": read_with} | ({"note": note} if note else {}))
             else:
                 if read_with is not None:
                     print(f"(read with “{read_with}”; {NEW_CONVERSATION} starts over)")
-                print(answer_text(answer) + "\n", flush=True)
+                print((note or answer_text(answer)) + "\n", flush=True)
             history = [dataclasses.replace(resolution.turn(answer.text if answer.found else ""),
                                            asked=resolution.asked)]
     return EXIT_OK

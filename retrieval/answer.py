@@ -10,18 +10,20 @@ for (a date, a number, a place, a name) that the next sentence holds, takes that
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
 
-from retrieval.analyzer import sentence_spans, tokenize
+from retrieval.analyzer import sentence_spans
 from retrieval.candidates import FEATURES, Candidate, Pool, Standalone, Surroundings, collect, sentence_features
 from retrieval.match import Question, Scorer
 from retrieval.models import Answer, Citation, Hit
 from retrieval.question import Expect, type_match
-from retrieval.ranker import AnswerModel, default_model
+from retrieval.ranker import AnswerModel, Linear, default_model
 
 MAX_QUOTE_CHARS = 600
+SOLE_MARGIN = 10.0  # the ranker margin of a lone candidate: nothing else came close
 _ANCHORED = FEATURES.index("anchored")
 SHORT_SENTENCE_CHARS = 60
 
@@ -72,48 +74,76 @@ def choose_answer(
     decision = decide(pool, model or default_model())
     if decision is None:
         return Answer(question, False, "", (), see_also(hits))
-    best, partner = decision
-    return _answer_from(pool.question, best, partner, around)
+    return _answer_from(pool.question, decision, around)
 
 
-def decide(pool: Pool, model: AnswerModel) -> tuple[Candidate, tuple[int, int] | None] | None:
-    """The best candidate and any adjacent sentence (article span) worth quoting with it, or
-    None when the model's answer probability is under its threshold, or the best candidate's
-    article lacks a name or number the question gives ("the population of Greenland" is not
-    answered by an article about another country's people)."""
-    scores, top, probability = _ranked(pool, model)
-    if probability < model.threshold or not pool.features[top, _ANCHORED]:
-        return None
-    return pool.candidates[top], _partner(pool, scores, top, model.pair_margin)
+@dataclass(frozen=True)
+class Decision:
+    """The model's verdict on one question's pool: its best candidate, the adjacent sentence
+    worth quoting with it (an article span, or None), and whether to answer at all."""
+
+    best: Candidate
+    partner: tuple[int, int] | None
+    probability: float  # that the best candidate answers the question
+    anchored: bool  # its article holds every name and number the question gives
+
+    def answers(self, threshold: float) -> bool:
+        """Answer at this threshold? ("not >=" so that a NaN probability declines)."""
+        return self.anchored and self.probability >= threshold
+
+    @property
+    def span(self) -> tuple[int, int]:
+        """The quoted span in the article: the best sentence, with its partner if any."""
+        if self.partner is None:
+            return self.best.start, self.best.end
+        return min(self.best.start, self.partner[0]), max(self.best.end, self.partner[1])
+
+
+def assess(pool: Pool, model: AnswerModel | None = None) -> Decision:
+    """Rank ``pool``'s candidates and judge the best one (whatever the threshold)."""
+    model = model or default_model()
+    scores, top, margin = rank(pool, model.ranker)
+    probability = model.answer_probability(pool.features[top], float(scores[top]), margin)
+    return Decision(pool.candidates[top], partner(pool, scores, top, model.pair_margin), probability,
+                    bool(pool.features[top, _ANCHORED]))
+
+
+def rank(pool: Pool, ranker: Linear) -> tuple[np.ndarray, int, float]:
+    """The ranker's scores, the best candidate's index and its margin over the runner-up."""
+    scores = ranker(pool.features)
+    order = np.argsort(-scores, kind="stable")
+    top = int(order[0])
+    margin = float(scores[top] - scores[order[1]]) if len(order) > 1 else SOLE_MARGIN
+    return scores, top, margin
+
+
+def decide(pool: Pool, model: AnswerModel) -> Decision | None:
+    """The decision when it answers; None when the model's answer probability is under its
+    threshold, or the best candidate's article lacks a name or number the question gives ("the
+    population of Greenland" is not answered by an article about another country's people)."""
+    decision = assess(pool, model)
+    return decision if decision.answers(model.threshold) else None
 
 
 def answer_probability(pool: Pool, model: AnswerModel | None = None) -> float:
     """The model's probability that the best candidate of ``pool`` answers its question."""
-    return _ranked(pool, model or default_model())[2]
+    return assess(pool, model).probability
 
 
-def _ranked(pool: Pool, model: AnswerModel) -> tuple[np.ndarray, int, float]:
-    scores = model.ranker(pool.features)
-    order = np.argsort(-scores, kind="stable")
-    top = int(order[0])
-    margin = float(scores[top] - scores[order[1]]) if len(order) > 1 else 10.0
-    return scores, top, model.answer_probability(pool.features[top], float(scores[top]), margin)
-
-
-def _partner(pool: Pool, scores: np.ndarray, top: int, margin: float) -> tuple[int, int] | None:
+def partner(pool: Pool, scores: np.ndarray, top: int, margin: float) -> tuple[int, int] | None:
     """The better-ranked neighbour of the best sentence in its paragraph, when it ranks within
-    ``margin``: quoting only one of two sentences that share the question's words is a coin toss."""
+    ``margin`` and the two fit in one quote: quoting only one of two sentences that share the
+    question's words is a coin toss."""
     if margin <= 0:
         return None
     best = pool.candidates[top]
-    near = {}
-    for k, c in enumerate(pool.candidates):
-        if c.hit.passage.id == best.hit.passage.id and abs(c.sentence - best.sentence) == 1:
-            if scores[k] >= scores[top] - margin:
-                near[k] = c
+    near = [k for k, c in enumerate(pool.candidates)
+            if c.hit.passage.id == best.hit.passage.id and abs(c.sentence - best.sentence) == 1
+            and scores[k] >= scores[top] - margin
+            and max(best.end, c.end) - min(best.start, c.start) <= MAX_QUOTE_CHARS]
     if not near:
         return None
-    chosen = near[max(near, key=lambda k: scores[k])]
+    chosen = pool.candidates[max(near, key=lambda k: scores[k])]
     return chosen.start, chosen.end
 
 
@@ -125,20 +155,16 @@ def _trim(text: str, start: int, end: int, limit: int = MAX_QUOTE_CHARS) -> tupl
     return start, cut if cut > start else start + limit
 
 
-def _answer_from(
-    q: Question, best: Candidate, partner: tuple[int, int] | None,
-    around: Surroundings,
-) -> Answer:
+def _answer_from(q: Question, decision: Decision, around: Surroundings) -> Answer:
     """Two adjacent sentences when both ranked high (``partner``); else one, or two when the
     first alone cannot answer: it is very short, or the question wants a number, date, place or
     name and only the adjacent sentence has one."""
+    best = decision.best
     passage = best.hit.passage
     text = passage.article.text
-    if partner is not None:
-        lo, hi = min(best.start, partner[0]), max(best.end, partner[1])
-        if hi - lo <= MAX_QUOTE_CHARS:
-            quote = text[lo:hi]
-            return Answer(q.text, True, quote, (_citation(1, best.hit, quote),), ())
+    if decision.partner is not None:
+        quote = text[slice(*decision.span)]
+        return Answer(q.text, True, quote, (_citation(1, best.hit, quote),), ())
     start, end = _trim(text, best.start, best.end)
     spans = [(passage.start + s, passage.start + e) for s, e in sentence_spans(passage.text)]
     after = [(s, e) for s, e in spans if s >= end]
@@ -161,8 +187,9 @@ def _answer_from(
         following = around.following(best.hit)
         if following is not None:
             nxt = sentence_spans(following.passage.text)
-            if nxt and holds_type(*nxt[0], body=following.passage.text):
-                s, e = _trim(following.passage.text, *nxt[0], limit=MAX_QUOTE_CHARS - (end - start))
+            if (nxt and holds_type(*nxt[0], body=following.passage.text)
+                    and (end - start) + (nxt[0][1] - nxt[0][0]) < MAX_QUOTE_CHARS):  # whole, or not at all
+                s, e = nxt[0]
                 first, second = text[start:end], following.passage.text[s:e]
                 continued = Hit(following.passage, best.hit.score)
                 citations = (_citation(1, best.hit, first), _citation(2, continued, second))

@@ -20,7 +20,7 @@ from retrieval import cache
 from retrieval.analyzer import tokenize
 from retrieval.answer import candidate_pool, choose_answer
 from retrieval.candidates import CANDIDATE_PASSAGES, Pool
-from retrieval.ranker import AnswerModel
+from retrieval.ranker import AnswerModel, default_model
 from retrieval.corpus import Doc, Snapshot, Vocabulary, build_snapshot, content_hash, make_doc
 from retrieval.index import BM25Params
 from retrieval.loader import DEFAULT_MAX_BYTES, SkipFile, parse_article, read_bytes, scan
@@ -96,7 +96,7 @@ class Library:
         self.follow_outside_links = follow_outside_links  # read links that leave the folder
         self.max_question_chars = max_question_chars
         self.params = params
-        self.model = model  # None: the shipped answer model
+        self.model = model or default_model()  # checked now: a broken install fails at open
         self._vocab = Vocabulary()
         self._refresh_lock = threading.Lock()
         self._skip_memo: dict[str, tuple[Stamp, str]] = {}

@@ -21,13 +21,13 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from pathlib import Path
 
 import numpy as np
 
 log = logging.getLogger(__name__)
 
 MODEL_FILE = "answer-model.json"
+ANSWER_EXTRAS = ("top_score", "margin")  # the answer model's inputs beyond the best candidate's features
 
 
 @dataclass(frozen=True)
@@ -41,12 +41,18 @@ class Linear:
     bias: float = 0.0
 
     @classmethod
-    def from_json(cls, obj: dict) -> "Linear":
-        names = tuple(obj["features"])
+    def from_json(cls, obj: dict, names: tuple[str, ...]) -> "Linear":
+        """Read one model; ``names`` are the features the code computes, in its order (a model
+        fit on other features would score silently wrong)."""
+        if tuple(obj["features"]) != names:
+            raise ValueError("its features are not the ones this version computes (retrain it)")
         arrays = [np.asarray(obj[k], dtype=np.float64) for k in ("mean", "scale", "weights")]
+        bias = float(obj.get("bias", 0.0))
         if any(a.shape != (len(names),) for a in arrays):
-            raise ValueError("model arrays do not match its feature names")
-        return cls(names, *arrays, float(obj.get("bias", 0.0)))
+            raise ValueError("its arrays do not match its feature names")
+        if not all(np.isfinite(a).all() for a in arrays) or not math.isfinite(bias) or (arrays[1] <= 0).any():
+            raise ValueError("it holds a non-finite number or a scale that is not positive")
+        return cls(names, *arrays, bias)
 
     def to_json(self) -> dict:
         return {"features": list(self.names), "mean": _rounded(self.mean), "scale": _rounded(self.scale),
@@ -69,9 +75,14 @@ class AnswerModel:
     info: dict  # provenance: training data, command, operating point, figures
 
     @classmethod
-    def from_json(cls, obj: dict) -> "AnswerModel":
-        return cls(Linear.from_json(obj["ranker"]), Linear.from_json(obj["answer"]),
-                   float(obj["threshold"]), float(obj["pair_margin"]), dict(obj.get("info", {})))
+    def from_json(cls, obj: dict, features: tuple[str, ...]) -> "AnswerModel":
+        """Read and check a model for candidates described by ``features``."""
+        threshold, pair_margin = float(obj["threshold"]), float(obj["pair_margin"])
+        if not 0.0 <= threshold <= 1.0 or not 0.0 <= pair_margin < math.inf:
+            raise ValueError("its threshold or pair margin is out of range")
+        return cls(Linear.from_json(obj["ranker"], features),
+                   Linear.from_json(obj["answer"], features + ANSWER_EXTRAS),
+                   threshold, pair_margin, dict(obj.get("info", {})))
 
     def to_json(self) -> dict:
         return {"info": self.info, "threshold": round(self.threshold, 6), "pair_margin": self.pair_margin,
@@ -81,16 +92,24 @@ class AnswerModel:
         z = float(self.answer(np.concatenate([best_features, [top, margin]])))
         return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
-    @classmethod
-    def load(cls, path: Path) -> "AnswerModel":
-        return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+
+
+class ModelError(RuntimeError):
+    """The shipped answer model is missing or damaged: a broken install, said in one line."""
 
 
 @lru_cache(maxsize=1)
 def default_model() -> AnswerModel:
-    """The shipped model (read once). A missing or damaged file is a broken install: say so."""
-    text = resources.files("retrieval").joinpath("data", MODEL_FILE).read_text(encoding="utf-8")
-    return AnswerModel.from_json(json.loads(text))
+    """The shipped model, read and checked once (``Library`` asks for it when it opens, so a
+    broken install shows at start, not at the first question)."""
+    from retrieval.candidates import FEATURES
+
+    try:
+        text = resources.files("retrieval").joinpath("data", MODEL_FILE).read_text(encoding="utf-8")
+        return AnswerModel.from_json(json.loads(text), FEATURES)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"the answer model retrieval/data/{MODEL_FILE} is missing or damaged ({exc}); "
+                         "reinstall citebot or run: python -m benchmarks.train") from exc
 
 
-__all__ = ["AnswerModel", "Linear", "default_model", "MODEL_FILE"]
+__all__ = ["ANSWER_EXTRAS", "AnswerModel", "Linear", "ModelError", "default_model", "MODEL_FILE"]

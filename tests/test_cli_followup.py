@@ -38,3 +38,16 @@ def test_prompt_json_names_the_question_a_follow_up_was_read_with(monkeypatch, c
     assert objs[0]["followup_of"] is None
     assert objs[1]["followup_of"] == "Where might the second summit be held?"
     assert objs[1]["question"] == "Has that been confirmed?" and "official confirmation" in objs[1]["answer"]
+
+
+def test_prompt_over_an_empty_folder_says_there_are_no_articles_yet(monkeypatch, capsys, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
+    answers = iter(["Where might the second summit be held?", ""])
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(answers))
+    monkeypatch.setenv("CITEBOT_WATCH", "false")
+    assert cli.main(["ask", "--articles", str(empty), "--no-cache"]) == 0
+    out = capsys.readouterr().out
+    assert "No articles yet in" in out and "don't answer" not in out

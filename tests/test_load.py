@@ -344,7 +344,8 @@ async def test_500_questions_from_50_users_while_articles_are_dropped_in(tmp_pat
             elapsed = time.perf_counter() - started
             await probe.stop()
             dropper.stop.set()
-            dropper.join(10)
+            dropper.join(120)
+        assert not dropper.is_alive(), "the dropper thread did not stop"
         assert not dropper.errors, dropper.errors
         assert dropper.dropped == DROPS, f"only {dropper.dropped} files dropped in {elapsed:.1f} s"
 
@@ -435,10 +436,10 @@ async def test_500_questions_from_50_users_while_articles_are_dropped_in(tmp_pat
         f"loop lag over {len(probe.lags)} ticks: p50 {p50 * 1000:.2f} ms, p99 {p99 * 1000:.2f} ms, "
         f"max {worst * 1000:.1f} ms; tasks {base_tasks} -> {end_tasks}"
     )
-    assert len(probe.lags) > 100, report
     assert end_tasks <= base_tasks, report
     if measure == "loop-lag":
         print(report)
+        assert len(probe.lags) > 100, report  # enough ticks for a p99 (how many depends on speed)
         assert p99 < 0.100, report
         return
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from retrieval import Library
+from retrieval.answer import assess
 from retrieval.candidates import FEATURES
 from retrieval.ranker import AnswerModel, default_model
 
@@ -34,11 +35,37 @@ def test_shipped_model_matches_the_feature_code() -> None:
 
 def test_model_round_trips_through_json() -> None:
     model = default_model()
-    again = AnswerModel.from_json(json.loads(json.dumps(model.to_json())))
+    again = AnswerModel.from_json(json.loads(json.dumps(model.to_json())), FEATURES)
     assert again.to_json() == model.to_json()
 
 
-def test_answer_probability_is_monotone_in_the_threshold() -> None:
+@pytest.mark.parametrize("damage", ["reordered", "nan", "zero-scale", "threshold", "short"])
+def test_a_damaged_model_is_refused_with_a_reason(damage: str) -> None:
+    obj = json.loads(json.dumps(default_model().to_json()))
+    if damage == "reordered":
+        obj["ranker"]["features"] = obj["ranker"]["features"][::-1]
+    elif damage == "nan":
+        obj["answer"]["bias"] = float("nan")
+    elif damage == "zero-scale":
+        obj["ranker"]["scale"][0] = 0.0
+    elif damage == "threshold":
+        obj["threshold"] = 1.5
+    else:
+        for key in ("features", "mean", "scale", "weights"):
+            obj["ranker"][key] = obj["ranker"][key][:-1]
+    with pytest.raises(ValueError):
+        AnswerModel.from_json(obj, FEATURES)
+
+
+def test_a_nan_probability_declines() -> None:
+    library = Library.open(FIXTURES)
+    pool = library.candidate_pool("When will the harbour festival be held?")
+    decision = assess(pool)
+    assert decision.answers(default_model().threshold)
+    assert not replace(decision, probability=float("nan")).answers(default_model().threshold)
+
+
+def test_thresholds_zero_and_one_answer_everything_and_nothing() -> None:
     library = Library.open(FIXTURES)
     never = Library.open(FIXTURES, model=replace(default_model(), threshold=1.0))
     always = Library.open(FIXTURES, model=replace(default_model(), threshold=0.0))

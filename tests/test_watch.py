@@ -152,7 +152,7 @@ def test_temp_name_renamed_into_place_is_picked_up(folder: Path, library: Librar
     """How `/add` and careful editors save: write a hidden temp file, then rename it."""
     temp = folder / ".upload-1234.txt.tmp"
     temp.write_text(article("plinkarrow"))
-    time.sleep(0.3)
+    library.refresh()  # a full rescan sees the temp file: still not an article
     assert paths_for(library, "plinkarrow") == set()  # hidden temp files are never articles
     os.replace(temp, folder / "upload.txt")
     wait_for(lambda: found_in(library, "plinkarrow", "upload.txt"), what="renamed upload")
@@ -438,7 +438,7 @@ def test_start_stop_are_idempotent_and_stop_is_prompt(folder: Path, library: Lib
     assert w.start() is w
     w.start()
     assert w.running and len([t for t in threading.enumerate() if t.name == "citebot-watch"]) == 1
-    w.stop()
+    w.stop(timeout=60)  # the catch-up refresh may still be running: let it finish
     assert not w.running  # both threads ended within stop()'s join: not stuck waiting on the folder
     w.stop()
     # Restartable, and still works after a restart.
