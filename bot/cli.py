@@ -131,6 +131,7 @@ def _cache_dir(settings) -> Path | None:
 
 def open_library(settings, progress=None):
     from retrieval import FolderError, Library
+    from retrieval.ranker import ModelError
 
     try:
         return Library.open(
@@ -141,7 +142,7 @@ def open_library(settings, progress=None):
             max_question_chars=settings.max_question_chars,
             progress=progress,
         )
-    except FolderError as exc:
+    except (FolderError, ModelError) as exc:
         raise UsageError(str(exc)) from None
 
 

@@ -76,10 +76,11 @@ def run_bot(settings: "Settings", *, sync_global: bool = False) -> int:
     try:
         from bot.client import create_bot
         from retrieval import FolderError
+        from retrieval.ranker import ModelError
 
         try:
             bot = create_bot(settings, sync_global=sync_global)
-        except FolderError as exc:
+        except (FolderError, ModelError) as exc:
             _fail(str(exc))
             return EXIT_USAGE
         stats = bot.library.stats()  # type: ignore[attr-defined]

@@ -89,3 +89,20 @@ def test_training_is_deterministic_on_a_small_sample() -> None:
     second = train(examples_for(library, rows, "fixtures"), {"command": "test"}).to_json()
     assert first == second
     assert first["ranker"]["features"] == list(FEATURES)
+
+
+def test_a_broken_model_file_is_one_line_and_exit_2(monkeypatch, capsys, tmp_path: Path) -> None:
+    from bot import cli
+    from retrieval import ranker
+
+    broken = tmp_path / "retrieval" / "data"
+    broken.mkdir(parents=True)
+    (broken / ranker.MODEL_FILE).write_text("{not json", encoding="utf-8")
+    monkeypatch.setattr(ranker.resources, "files", lambda package: tmp_path / "retrieval")
+    ranker.default_model.cache_clear()
+    try:
+        assert cli.main(["ask", "--articles", str(FIXTURES), "--no-cache", "When is the festival?"]) == 2
+    finally:
+        ranker.default_model.cache_clear()
+    err = capsys.readouterr().err
+    assert "answer model" in err and "damaged" in err and "Traceback" not in err
