@@ -20,6 +20,7 @@ from retrieval import cache
 from retrieval.analyzer import tokenize
 from retrieval.answer import candidate_pool, choose_answer
 from retrieval.candidates import CANDIDATE_PASSAGES, Pool
+from retrieval.match import forget_texts
 from retrieval.ranker import AnswerModel, default_model
 from retrieval.corpus import Doc, Snapshot, Vocabulary, build_snapshot, content_hash, make_doc
 from retrieval.index import BM25Params
@@ -230,6 +231,8 @@ class Library:
             if progress:
                 progress("index", len(docs), len(docs))
             self._snapshot = build_snapshot(docs, self._vocab, self.params, skipped, time.time())
+            if result.changed or result.removed:
+                forget_texts()  # the caches must not keep what left the index alive
             save = save or result.any_change or skip_changed or not self.loaded_from_cache
         self._stamps = stamps  # only now: they describe the snapshot being served
         if save:

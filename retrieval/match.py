@@ -151,6 +151,13 @@ def analyse(title: str, text: str) -> tuple[frozenset[str], list[tuple[int, int]
     return frozenset(tokenize(title)), spans, [tokenize(text[s:e]) for s, e in spans]
 
 
+def forget_texts() -> None:
+    """Drop the analysed passages and articles: called when articles leave or change, so a
+    deleted article's text is not kept alive by a cache after it left the index."""
+    analyse.cache_clear()
+    article_terms.cache_clear()
+
+
 @lru_cache(maxsize=256)
 def article_terms(title: str, text: str) -> frozenset[str]:
     """Every term of an article. Cached: tokenising a whole article per question was a fifth of
