@@ -211,7 +211,7 @@ def _no_articles_note(library, folder: Path) -> str | None:
     if stats.articles:
         return None
     skipped = f" ({len(stats.skipped)} skipped; `citebot index` says why)" if stats.skipped else ""
-    return f"No articles yet in {folder}{skipped}: add .txt, .md or .html files there."
+    return f"No articles yet in {folder}{skipped}: add text, Markdown, HTML, PDF, DOCX, EPUB or RSS/Atom files there."
 
 
 def cmd_ask(args: argparse.Namespace) -> int:

@@ -129,7 +129,7 @@ def took_text(took_ms: float) -> str:
 
 
 def _where(c: Citation) -> str:
-    return f"{clip(c.path, 200)}, paragraph {c.paragraph}"
+    return f"{clip(c.path, 200)}, {c.where}"
 
 
 def _source_field(c: Citation, excerpt: int = 0) -> tuple[str, str]:

@@ -5,6 +5,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+PAGED_SUFFIXES = (".pdf",)  # read one paragraph per page (retrieval.formats.read_pdf)
+
+
+def page_of(path: str, paragraph: int) -> int | None:
+    """The page of ``paragraph`` in the file at ``path`` if that file is paged (a PDF), else None."""
+    return paragraph if path.lower().endswith(PAGED_SUFFIXES) else None
+
+
+def where(path: str, paragraph: int) -> str:
+    """``page N`` in a PDF, ``paragraph N`` elsewhere."""
+    page = page_of(path, paragraph)
+    return f"page {page}" if page is not None else f"paragraph {paragraph}"
+
+
 @dataclass(frozen=True)
 class Article:
     """One article file. ``path`` is relative to the articles folder (POSIX style)."""
@@ -49,6 +63,17 @@ class Citation:
     quote: str
     score: float
     url: str | None = None
+
+    @property
+    def page(self) -> int | None:
+        """The PDF page the quote is on, else None: a PDF is read one paragraph per page, so
+        there the paragraph number is the page number."""
+        return page_of(self.path, self.paragraph)
+
+    @property
+    def where(self) -> str:
+        """``page N`` for a PDF, else ``paragraph N``: how a person finds the quote in the file."""
+        return where(self.path, self.paragraph)
 
 
 @dataclass(frozen=True)

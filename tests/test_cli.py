@@ -30,8 +30,8 @@ CARD_FILE = "north-korea-kim-orders-second-trump-summit-preparations.txt"
 CARD_SENTENCE = ("North Korea observers say Vietnam is likely to be chosen as a venue for a second summit "
                  "but there has been no official confirmation.")
 ANSWER_KEYS = {"question", "found", "answer", "citations", "took_ms"}
-CITATION_KEYS = {"n", "title", "path", "paragraph", "quote", "score", "url"}
-HIT_KEYS = {"path", "title", "paragraph", "score", "text"}
+CITATION_KEYS = {"n", "title", "path", "paragraph", "quote", "score", "url", "page"}  # page: the PDF page, else null
+HIT_KEYS = {"path", "title", "paragraph", "score", "text", "page"}
 UNANSWERABLE = "Who won the 1998 chess olympiad in Reykjavik?"
 
 
