@@ -38,7 +38,6 @@ DEFAULT_MAX_BYTES = 20_000_000
 # line). Titles ride along with passages in the index and show on every citation, so they are
 # capped; the text itself is kept in the body.
 MAX_TITLE_CHARS = 300
-FRONT_MATTER_KEYS = ("title", "url", "published", "source")
 
 
 def is_ignored_name(name: str) -> bool:
@@ -267,31 +266,86 @@ def decode(data: bytes, name: str) -> str:
 
 # --- formats ---------------------------------------------------------------------------------
 
-# The closing ``---`` may end the file; the block may be empty.
+# The closing ``---`` (YAML) or ``+++`` (TOML, Hugo) may end the file; the block may be empty.
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?:(.*?)\n)?---[ \t]*(?:\n|\Z)", re.S)
+_TOML_FRONT_MATTER = re.compile(r"\A\+\+\+[ \t]*\n(?:(.*?)\n)?\+\+\+[ \t]*(?:\n|\Z)", re.S)
 _FRONT_MATTER_KEY = re.compile(r"^[A-Za-z_][\w-]*[ \t]*:")
+_TOML_KEY = re.compile(r"^(?:[A-Za-z_][\w-]*[ \t]*=|\[)")
+MAX_FRONT_MATTER_CHARS = 64_000  # a real block is a few lines; a bigger one is read line by line
+# Front matter keys -> Article fields: Jekyll and Hugo say ``date``, feeds ``link``.
+_META_KEYS = {"title": "title", "url": "url", "link": "url", "canonical_url": "url",
+              "published": "published", "date": "published", "source": "source"}
+
+
+def _meta_value(value: object) -> str | None:
+    """A scalar as one line of text (YAML/TOML dates as ISO); lists of names joined; else None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (str, int, float)):
+        text = " ".join(str(value).split())
+        return text or None
+    if hasattr(value, "isoformat"):  # date, datetime (YAML and TOML parse them)
+        return value.isoformat()
+    if isinstance(value, list) and all(isinstance(v, str) for v in value[:20]):
+        return ", ".join(" ".join(v.split()) for v in value[:20]) or None  # authors: [A, B]
+    return None
+
+
+def _structured_meta(block: str, toml: bool) -> dict[str, str] | None:
+    """The block parsed as TOML or YAML (safe loader: no objects built), or None if it is not
+    a mapping or does not parse."""
+    if len(block) > MAX_FRONT_MATTER_CHARS:
+        return None
+    try:
+        if toml:
+            import tomllib
+
+            data = tomllib.loads(block)
+        else:
+            import yaml
+
+            data = yaml.safe_load(block) if block.strip() else {}
+    except Exception:  # noqa: BLE001 - yaml and tomllib raise several error types on bad input
+        return None
+    if not isinstance(data, dict):
+        return None
+    meta: dict[str, str] = {}
+    for key, value in data.items():
+        field = _META_KEYS.get(str(key).strip().lower())
+        text = _meta_value(value)
+        if field and text and field not in meta:
+            meta[field] = text
+    return meta
 
 
 def split_front_matter(text: str) -> tuple[dict[str, str], str]:
-    """An optional ``---`` block of ``key: value`` lines; only the citation keys are kept.
+    """An optional YAML (``---``) or TOML (``+++``) block; only the citation keys are kept
+    (``title``, ``url``/``link``, ``published``/``date``, ``source``).
 
     The block is cut: character offsets (passage spans, quotes) refer to the body after it.
     A ``---`` pair around lines that are not ``key:`` lines is a horizontal rule, not metadata.
+    A block YAML cannot parse is read as plain ``key: value`` lines.
     """
-    match = _FRONT_MATTER.match(text)
+    toml = text.startswith("+++")
+    match = (_TOML_FRONT_MATTER if toml else _FRONT_MATTER).match(text)
     if not match:
         return {}, text
     block = match.group(1) or ""
-    first = next((line.strip() for line in block.splitlines() if line.strip()), "")
-    if first and not _FRONT_MATTER_KEY.match(first):
+    first = next((line.strip() for line in block.splitlines()
+                  if line.strip() and not line.lstrip().startswith("#")), "")
+    if first and not (_TOML_KEY if toml else _FRONT_MATTER_KEY).match(first):
         return {}, text
-    meta: dict[str, str] = {}
-    for line in block.splitlines():
-        key, sep, value = line.partition(":")
-        key = key.strip().lower()
-        if sep and key in FRONT_MATTER_KEYS:
-            meta[key] = value.strip().strip("\"'")
     body = text[match.end() :]
+    meta = _structured_meta(block, toml)
+    if meta is not None:
+        return meta, body
+    meta = {}
+    for line in block.splitlines():
+        key, sep, value = line.partition("=" if toml else ":")
+        field = _META_KEYS.get(key.strip().lower())
+        value = value.strip().strip("\"'")
+        if sep and field and value and field not in meta:
+            meta[field] = value
     return meta, body
 
 

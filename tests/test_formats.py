@@ -262,3 +262,43 @@ def test_broken_files_are_skipped_with_a_reason(tmp_path: Path, name: str, data:
     assert [a.path for a in out if isinstance(a, Article)] == ["ok.txt"]
     (skip,) = [s for s in out if isinstance(s, Skipped)]
     assert skip.path == name and reason in skip.reason
+
+
+# --- front matter: real YAML and TOML ---------------------------------------------------------------
+
+
+def test_yaml_front_matter_folded_values_dates_and_jekyll_keys() -> None:
+    data = (b"---\n"
+            b"title: 'Bridge: the reopening'\n"
+            b"source: >\n  Valley\n  Gazette\n"
+            b"date: 2024-03-02\n"
+            b"link: https://gazette.example/bridge\n"
+            b"author: Ann Example\n"
+            b"tags: [roads, bridges]\n"
+            b"---\n"
+            b"The bridge reopens in August.\n")
+    article = parse_articles("a.md", data)[0]
+    assert (article.title, article.source, article.published, article.url) == (
+        "Bridge: the reopening", "Valley Gazette", "2024-03-02", "https://gazette.example/bridge")
+    assert article.text == "The bridge reopens in August.\n"
+
+
+def test_hugo_toml_front_matter() -> None:
+    data = (b'+++\ntitle = "Harbour dredging starts"\ndate = 2024-05-01T10:00:00Z\n'
+            b'url = "https://wire.example/dredging"\nsource = "Valley Wire"\n[params]\nx = 1\n+++\n'
+            b"Dredging of the harbour starts on Monday.\n")
+    article = parse_articles("post.md", data)[0]
+    assert article.title == "Harbour dredging starts" and article.source == "Valley Wire"
+    assert article.published == "2024-05-01T10:00:00+00:00" and article.url == "https://wire.example/dredging"
+    assert article.text == "Dredging of the harbour starts on Monday.\n"
+
+
+def test_front_matter_yaml_cannot_parse_is_read_line_by_line_and_aliases_stay_small() -> None:
+    broken = parse_articles("a.md", b"---\ntitle: [unclosed\nsource: Wire\n---\nBody line.\n")[0]
+    assert broken.source == "Wire" and broken.text == "Body line.\n"
+    # A billion-laughs block: YAML aliases share objects; only scalar values are taken.
+    laughs = "---\na: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+        for i in range(20)) + "title: Laughs\n---\nBody.\n"
+    article = parse_articles("l.md", laughs.encode())[0]
+    assert article.title == "Laughs" and article.text == "Body.\n"
