@@ -11,6 +11,7 @@ def citation_json(c: Citation) -> dict[str, Any]:
     return {
         "n": c.n, "title": c.title, "path": c.path, "paragraph": c.paragraph,
         "quote": c.quote, "score": round(c.score, 4), "url": c.url, "page": c.page,
+        "published": c.published, "source": c.source,
     }
 
 
@@ -55,7 +56,8 @@ def _safe(text: str | None) -> str:
 
 def _source_line(c: Citation) -> str:
     link = f" <{_safe(c.url)}>" if c.url else ""
-    return _safe(f"[{c.n}] {c.title} — {c.path}, {c.where}") + link
+    dateline = f" ({c.dateline})" if c.dateline else ""
+    return _safe(f"[{c.n}] {c.title} — {c.path}, {c.where}{dateline}") + link
 
 
 def answer_text(answer: Answer) -> str:

@@ -12,6 +12,7 @@ import io
 import posixpath
 import zipfile
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Callable
 from xml.etree import ElementTree
 
@@ -195,6 +196,20 @@ def read_epub(data: bytes, parse_html: Callable[[str], tuple[str, str]],
 _ENTRY_DATE = ("published", "updated", "created")
 
 
+def _entry_date(entry: dict) -> str | None:
+    """The entry's date as ISO 8601 in UTC when feedparser could read it, else as written."""
+    for key in _ENTRY_DATE:
+        parsed = entry.get(f"{key}_parsed")
+        if parsed:
+            try:
+                return datetime(*parsed[:6], tzinfo=timezone.utc).isoformat()
+            except (TypeError, ValueError):
+                pass
+        if entry.get(key):
+            return str(entry.get(key))
+    return None
+
+
 def read_feed(data: bytes, parse_html: Callable[[str], tuple[str, str]]) -> list[Entry]:
     """Each RSS/Atom entry one article, with its link and date; the feed's title as source."""
     import feedparser
@@ -215,7 +230,7 @@ def read_feed(data: bytes, parse_html: Callable[[str], tuple[str, str]]) -> list
         html_parts = [c.get("value", "") for c in entry.get("content", [])] or [entry.get("summary", "")]
         body = "\n\n".join(b for b in (parse_html(part)[1] for part in html_parts) if b)
         _, title = parse_html(entry.get("title", ""))
-        date = next((entry.get(k) for k in _ENTRY_DATE if entry.get(k)), None)
+        date = _entry_date(entry)
         total += len(body)
         if total > MAX_TEXT_CHARS:
             raise FormatError(f"feed text over {MAX_TEXT_CHARS:,} characters")

@@ -63,6 +63,16 @@ class Citation:
     quote: str
     score: float
     url: str | None = None
+    # The article's date and source (front matter, a feed entry's date and feed title), filled
+    # in by retrieval.sources.with_sources for the front ends.
+    published: str | None = None
+    source: str | None = None
+
+    @property
+    def dateline(self) -> str | None:
+        """``Source, date`` (either alone if the other is unknown), or None."""
+        parts = [p for p in (self.source, self.published) if p]
+        return ", ".join(parts) if parts else None
 
     @property
     def page(self) -> int | None:

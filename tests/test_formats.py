@@ -26,6 +26,7 @@ from retrieval import Library, formats
 from retrieval.intake import IntakeError, add_article
 from retrieval.loader import SkipFile, load_folder, parse_articles
 from retrieval.models import Article, Skipped
+from retrieval.sources import with_sources
 from retrieval.watch import FolderWatcher
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -166,7 +167,15 @@ def test_feed_entries_are_articles_with_their_link_and_date(folder: Path, watche
     assert "volunteers from the island of Marrow" in c.quote
     assert f"<{c.url}>" in fmt.answer_text(answer)
     article = next(d.article() for d in watched.snapshot.docs if d.path == "gazette.rss#entry-2")
-    assert article.published == "Tue, 05 May 2026 09:30:00 GMT" and article.source == "Harbour Gazette"
+    assert article.published == "2026-05-05T09:30:00+00:00" and article.source == "Harbour Gazette"
+    # Every front end shows the entry's date and the feed's name with the citation.
+    dated = with_sources(answer, watched.snapshot)
+    shown = dated.citations[0]
+    assert (shown.published, shown.source) == ("2026-05-05T09:30:00+00:00", "Harbour Gazette")
+    assert "gazette.rss#entry-2, paragraph 1 (Harbour Gazette, 2026-05-05T09:30:00+00:00)" in fmt.answer_text(dated)
+    cited = fmt.answer_json(dated)["citations"][0]
+    assert (cited["published"], cited["source"]) == ("2026-05-05T09:30:00+00:00", "Harbour Gazette")
+    assert "Harbour Gazette, 2026" in render._where(shown)
     atom = watched.ask("How many tonnes of apples did Pellow Farm yield?")
     assert atom.found and atom.citations[0].path == "wire.atom#entry-1"
     assert atom.citations[0].url == "https://wire.example/orchard"
@@ -302,3 +311,22 @@ def test_front_matter_yaml_cannot_parse_is_read_line_by_line_and_aliases_stay_sm
         for i in range(20)) + "title: Laughs\n---\nBody.\n"
     article = parse_articles("l.md", laughs.encode())[0]
     assert article.title == "Laughs" and article.text == "Body.\n"
+
+
+def test_cli_json_and_text_show_the_date_and_source_from_front_matter(tmp_path: Path) -> None:
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "strike.md").write_text("---\ntitle: Bakery workers vote to strike\ndate: 2024-03-02\n"
+                                      "source: Example News\n---\n"
+                                      "Workers at the Dunmore bakery voted to strike from 9 March.\n")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_")},
+           "PYTHONPATH": str(ROOT), "CITEBOT_WATCH": "false"}
+    base = [sys.executable, "-m", "bot", "ask", "When will the Dunmore bakery workers strike?",
+            "--articles", str(folder), "--cache-dir", str(tmp_path / "c")]
+    proc = subprocess.run(base + ["--json"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    cited = json.loads(proc.stdout.splitlines()[-1])["citations"][0]
+    assert (cited["path"], cited["published"], cited["source"], cited["page"]) == (
+        "strike.md", "2024-03-02", "Example News", None)
+    text = subprocess.run(base, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120).stdout
+    assert "strike.md, paragraph 1 (Example News, 2024-03-02)" in text
