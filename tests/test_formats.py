@@ -41,6 +41,15 @@ def wait_for(predicate: Callable[[], object], timeout: float = 15.0, what: str =
         time.sleep(0.02)
 
 
+@pytest.fixture(autouse=True)
+def own_word_cache(monkeypatch) -> None:
+    """These tests bring new words; they go into a copy of the analyzer's process-wide word cache,
+    so the dict later tests see (test_load measures its memory around it) is left as it was."""
+    import retrieval.analyzer as analyzer
+
+    monkeypatch.setattr(analyzer, "_WORD_TERMS", dict(analyzer._WORD_TERMS))
+
+
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
     target = tmp_path / "articles"
