@@ -72,11 +72,13 @@ def read_pdf(data: bytes) -> Entry:
     pages: list[str] = []
     first_lines: list[str] = []
     total = 0
+    problem: Exception | None = None
     for number in range(count):
         try:
             raw = reader.pages[number].extract_text() or ""
-        except Exception:  # noqa: BLE001 - one broken page keeps its place, the rest is read
-            raw = ""
+        except Exception as exc:  # noqa: BLE001 - one broken page keeps its place, the rest is read
+            # e.g. pypdf's LimitReachedError: a content stream inflating past its 75 MB cap
+            raw, problem = "", problem or exc
         if not first_lines:
             first_lines = [line.strip() for line in raw.splitlines() if line.strip()][:1]
         text = _squeeze(raw)
@@ -85,6 +87,8 @@ def read_pdf(data: bytes) -> Entry:
             raise FormatError(f"PDF text over {MAX_TEXT_CHARS:,} characters")
         pages.append(text)
     if not any(pages):
+        if problem is not None:
+            raise FormatError(f"unreadable PDF ({_short(problem)})")
         raise FormatError("PDF has no text layer (a scan?); run OCR on it first")
     title = ""
     try:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -21,7 +22,7 @@ import pytest
 
 from bot import format as fmt
 from bot import render
-from formats_helpers import ATOM, RSS, make_docx, make_epub, make_pdf
+from formats_helpers import ATOM, RSS, make_docx, make_epub, make_pdf, make_pdf_with_stream
 from retrieval import Library, formats
 from retrieval.intake import IntakeError, add_article
 from retrieval.loader import SkipFile, load_folder, parse_articles
@@ -261,6 +262,20 @@ def test_too_many_zip_entries_or_pdf_pages_are_refused(monkeypatch) -> None:
     monkeypatch.setattr(formats, "MAX_PDF_PAGES", 2)
     with pytest.raises(SkipFile, match="PDF has 3 pages"):
         parse_articles("long.pdf", make_pdf(REPORT_PAGES))
+
+
+def test_a_pdf_whose_page_inflates_past_the_cap_is_skipped_not_inflated() -> None:
+    """A 150 KB content stream that inflates to 150 MB: pypdf stops at its 75 MB output cap."""
+    squeeze = zlib.compressobj(9)
+    parts = [squeeze.compress(b"BT /F1 12 Tf 72 720 Td (Boom) Tj ET ")]
+    parts += [squeeze.compress(b" " * 1_000_000) for _ in range(150)]
+    bomb = make_pdf_with_stream(b"".join(parts) + squeeze.flush())
+    assert len(bomb) < 300_000
+    with pytest.raises(SkipFile, match="unreadable PDF"):
+        parse_articles("bomb.pdf", bomb)
+    # The same stream at a sane size is read.
+    fine = zlib.compress(b"BT /F1 12 Tf 72 720 Td (The Varrow dam holds.) Tj ET " + b" " * 1000)
+    assert parse_articles("fine.pdf", make_pdf_with_stream(fine))[0].text == "The Varrow dam holds."
 
 
 @pytest.mark.parametrize("name, data, reason", [
