@@ -354,3 +354,22 @@ def test_cli_json_and_text_show_the_date_and_source_from_front_matter(tmp_path: 
         "strike.md", "2024-03-02", "Example News", None)
     text = subprocess.run(base, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120).stdout
     assert "strike.md, paragraph 1 (Example News, 2024-03-02)" in text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, data", [
+    ("lt.rss", b"<" * 2_000_000),
+    ("open-a.rss", b'<rss version="2.0"><channel><item><description>' + b"<a" * 500_000),
+    ("endtags.xml", b'<rss version="2.0"><channel><item><title>x</title><description>' + b"</" * 1_000_000),
+])
+def test_hostile_feeds_of_megabytes_finish_and_are_skipped_or_read(name: str, data: bytes) -> None:
+    """feedparser falls back to its loose parser on broken XML: linear (about 5 s per MB here),
+    so 1-2 MB finish well within 60 s; a quadratic parser would take hours."""
+    started = time.monotonic()
+    try:
+        articles = parse_articles(name, data)
+    except SkipFile as exc:
+        assert "feed" in str(exc)
+    else:
+        assert all(len(a.text) <= len(data) for a in articles)
+    assert time.monotonic() - started < 60
