@@ -11,7 +11,7 @@ def citation_json(c: Citation) -> dict[str, Any]:
     return {
         "n": c.n, "title": c.title, "path": c.path, "paragraph": c.paragraph,
         "quote": c.quote, "score": round(c.score, 4), "url": c.url, "page": c.page,
-        "published": c.published, "source": c.source,
+        "published": c.published, "source": c.source, "author": c.author,
     }
 
 

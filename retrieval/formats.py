@@ -37,6 +37,7 @@ class Entry:
     url: str | None = None
     published: str | None = None
     source: str | None = None
+    author: str | None = None
 
 
 def _squeeze(text: str) -> str:
@@ -90,13 +91,14 @@ def read_pdf(data: bytes) -> Entry:
         if problem is not None:
             raise FormatError(f"unreadable PDF ({_short(problem)})")
         raise FormatError("PDF has no text layer (a scan?); run OCR on it first")
-    title = ""
+    title = author = ""
     try:
-        title = _squeeze((reader.metadata or {}).get("/Title") or "")
+        info = reader.metadata or {}
+        title, author = _squeeze(str(info.get("/Title") or "")), _squeeze(str(info.get("/Author") or ""))
     except Exception:  # noqa: BLE001 - metadata is optional
-        title = ""
+        title = author = ""
     title = title or (first_lines[0] if first_lines else "")
-    return Entry(title, "\n\n".join(p or EMPTY_PAGE for p in pages))
+    return Entry(title, "\n\n".join(p or EMPTY_PAGE for p in pages), author=author or None)
 
 
 # --- zip-based formats ------------------------------------------------------------------------
@@ -131,6 +133,7 @@ def read_docx(data: bytes) -> Entry:
                 cells = [_squeeze(c.text) for c in row.cells]
                 paragraphs.append(("", " | ".join(c for c in cells if c)))
         title = _squeeze(document.core_properties.title or "")
+        author = _squeeze(document.core_properties.author or "")
     except Exception as exc:  # noqa: BLE001 - untrusted bytes; python-docx/lxml raise many types
         raise FormatError(f"unreadable DOCX ({_short(exc)})") from None
     paragraphs = [(style, text) for style, text in paragraphs if text]
@@ -143,7 +146,7 @@ def read_docx(data: bytes) -> Entry:
     body = "\n\n".join(text for _, text in paragraphs)
     if len(body) > MAX_TEXT_CHARS:
         raise FormatError(f"DOCX text over {MAX_TEXT_CHARS:,} characters")
-    return Entry(title, body)
+    return Entry(title, body, author=author or None)
 
 
 _CONTAINER_NS = {"c": "urn:oasis:names:tc:opendocument:xmlns:container"}
@@ -156,7 +159,7 @@ def read_epub(data: bytes, parse_html: Callable[[str], tuple[str, str]],
     archive = _open_zip(data, "EPUB")
     try:
         names = set(archive.namelist())
-        title, order = "", []
+        title, author, order = "", "", []
         try:
             container = ElementTree.fromstring(archive.read("META-INF/container.xml"))
             rootfile = container.find(".//c:rootfile", _CONTAINER_NS)
@@ -165,6 +168,7 @@ def read_epub(data: bytes, parse_html: Callable[[str], tuple[str, str]],
                 opf = ElementTree.fromstring(archive.read(opf_path))
                 base = posixpath.dirname(opf_path)
                 title = _squeeze(opf.findtext(".//dc:title", "", _OPF_NS))
+                author = _squeeze(opf.findtext(".//dc:creator", "", _OPF_NS))
                 items = {i.get("id"): i.get("href") for i in opf.iterfind(".//opf:manifest/opf:item", _OPF_NS)}
                 for ref in opf.iterfind(".//opf:spine/opf:itemref", _OPF_NS):
                     href = items.get(ref.get("idref"))
@@ -192,7 +196,7 @@ def read_epub(data: bytes, parse_html: Callable[[str], tuple[str, str]],
         raise FormatError(f"unreadable EPUB ({_short(exc)})") from None
     finally:
         archive.close()
-    return Entry(title, "\n\n".join(blocks))
+    return Entry(title, "\n\n".join(blocks), author=author or None)
 
 
 # --- feeds -----------------------------------------------------------------------------------
@@ -238,6 +242,7 @@ def read_feed(data: bytes, parse_html: Callable[[str], tuple[str, str]]) -> list
         total += len(body)
         if total > MAX_TEXT_CHARS:
             raise FormatError(f"feed text over {MAX_TEXT_CHARS:,} characters")
+        author = _squeeze(str(entry.get("author") or "")) or None
         out.append(Entry(_squeeze(title), body, entry.get("link") or None,
-                         _squeeze(date) if date else None, source))
+                         _squeeze(date) if date else None, source, author))
     return out

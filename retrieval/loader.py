@@ -274,7 +274,8 @@ _TOML_KEY = re.compile(r"^(?:[A-Za-z_][\w-]*[ \t]*=|\[)")
 MAX_FRONT_MATTER_CHARS = 64_000  # a real block is a few lines; a bigger one is read line by line
 # Front matter keys -> Article fields: Jekyll and Hugo say ``date``, feeds ``link``.
 _META_KEYS = {"title": "title", "url": "url", "link": "url", "canonical_url": "url",
-              "published": "published", "date": "published", "source": "source"}
+              "published": "published", "date": "published", "source": "source", "author": "author",
+              "authors": "author"}
 
 
 def _meta_value(value: object) -> str | None:
@@ -320,7 +321,7 @@ def _structured_meta(block: str, toml: bool) -> dict[str, str] | None:
 
 def split_front_matter(text: str) -> tuple[dict[str, str], str]:
     """An optional YAML (``---``) or TOML (``+++``) block; only the citation keys are kept
-    (``title``, ``url``/``link``, ``published``/``date``, ``source``).
+    (``title``, ``url``/``link``, ``published``/``date``, ``source``, ``author``/``authors``).
 
     The block is cut: character offsets (passage spans, quotes) refer to the body after it.
     A ``---`` pair around lines that are not ``key:`` lines is a horizontal rule, not metadata.
@@ -689,6 +690,7 @@ def _entry_article(path: str, entry: "formats.Entry", fallback_title: str) -> Ar
         url=clean_url(entry.url),
         published=entry.published or None,
         source=entry.source or None,
+        author=cap_title(entry.author, 200) if entry.author else None,
     )
 
 
@@ -732,7 +734,8 @@ def parse_articles(relative: str, data: bytes) -> list[Article]:
     else:
         title, body = parse_text(text, meta.get("title"))
     title = meta.get("title") or title
-    entry = formats.Entry(title, body, meta.get("url"), meta.get("published"), meta.get("source"))
+    entry = formats.Entry(title, body, meta.get("url"), meta.get("published"), meta.get("source"),
+                          meta.get("author"))
     return [_entry_article(relative, entry, name)]
 
 

@@ -29,6 +29,7 @@ class Article:
     url: str | None = None
     published: str | None = None
     source: str | None = None
+    author: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,11 +68,12 @@ class Citation:
     # in by retrieval.sources.with_sources for the front ends.
     published: str | None = None
     source: str | None = None
+    author: str | None = None
 
     @property
     def dateline(self) -> str | None:
-        """``Source, date`` (either alone if the other is unknown), or None."""
-        parts = [p for p in (self.source, self.published) if p]
+        """``Source, author, date`` (those known), or None."""
+        parts = [p for p in (self.source, self.author, self.published) if p]
         return ", ".join(parts) if parts else None
 
     @property

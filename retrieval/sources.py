@@ -17,23 +17,25 @@ if TYPE_CHECKING:  # pragma: no cover
     from retrieval.corpus import Snapshot
 
 
-def _article_meta(snapshot: "Snapshot", path: str) -> tuple[str | None, str | None]:
+def _article_meta(snapshot: "Snapshot", path: str) -> dict[str, str]:
     docs = snapshot.docs
     i = bisect_left(docs, path, key=lambda d: d.path)
     if i < len(docs) and docs[i].path == path:
-        return docs[i].published or None, docs[i].source or None
-    return None, None  # refreshed away since the answer was made: shown without
+        doc = docs[i]
+        found = {"published": doc.published, "source": doc.source, "author": getattr(doc, "author", None)}
+        return {k: v for k, v in found.items() if v}
+    return {}  # refreshed away since the answer was made: shown without
 
 
 def _with(c: Citation, snapshot: "Snapshot") -> Citation:
-    if c.published or c.source:
+    if c.published or c.source or c.author:
         return c
-    published, source = _article_meta(snapshot, c.path)
-    return dataclasses.replace(c, published=published, source=source) if published or source else c
+    meta = _article_meta(snapshot, c.path)
+    return dataclasses.replace(c, **meta) if meta else c
 
 
 def with_sources(answer: Answer, snapshot: "Snapshot") -> Answer:
-    """``answer`` with every citation's ``published`` and ``source`` filled in where known."""
+    """``answer`` with every citation's ``published``, ``source`` and ``author`` filled in where known."""
     return dataclasses.replace(
         answer,
         citations=tuple(_with(c, snapshot) for c in answer.citations),

@@ -46,6 +46,7 @@ def make_docx(title: str, paragraphs: list[str]) -> bytes:
     import docx
 
     document = docx.Document()
+    document.core_properties.author = "Jo Reporter"
     document.add_heading(title, level=1)
     for text in paragraphs:
         document.add_paragraph(text)
@@ -69,7 +70,7 @@ def make_epub(title: str, chapters: list[tuple[str, list[str]]]) -> bytes:
         spine = "".join(f'<itemref idref="c{i}"/>' for i in range(len(chapters)))
         z.writestr("OEBPS/content.opf",
                    '<?xml version="1.0"?><package xmlns="http://www.idpf.org/2007/opf" version="3.0">'
-                   f'<metadata xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title>{title}</dc:title></metadata>'
+                   f'<metadata xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title>{title}</dc:title><dc:creator>Ada Walker</dc:creator></metadata>'
                    f'<manifest>{items}</manifest><spine>{spine}</spine></package>')
         for i, (heading, paras) in enumerate(chapters):
             body = "".join(f"<p>{p}</p>" for p in paras)

@@ -30,7 +30,7 @@ CARD_FILE = "north-korea-kim-orders-second-trump-summit-preparations.txt"
 CARD_SENTENCE = ("North Korea observers say Vietnam is likely to be chosen as a venue for a second summit "
                  "but there has been no official confirmation.")
 ANSWER_KEYS = {"question", "found", "answer", "citations", "took_ms"}
-CITATION_KEYS = {"n", "title", "path", "paragraph", "quote", "score", "url", "page", "published", "source"}  # page: the PDF page, else null
+CITATION_KEYS = {"n", "title", "path", "paragraph", "quote", "score", "url", "page", "published", "source", "author"}
 HIT_KEYS = {"path", "title", "paragraph", "score", "text", "page"}
 UNANSWERABLE = "Who won the 1998 chess olympiad in Reykjavik?"
 

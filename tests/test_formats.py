@@ -148,6 +148,9 @@ def test_docx_answers(folder: Path, watched: Library) -> None:
     c = answer.citations[0]
     assert (c.path, c.title, c.page) == ("library.docx", "Marlow library reopens", None)
     assert "twelve thousand books" in c.quote
+    shown = with_sources(answer, watched.snapshot).citations[0]
+    assert shown.author == "Jo Reporter" and "library.docx, paragraph 2 (Jo Reporter)" in fmt.answer_text(
+        with_sources(answer, watched.snapshot))
 
 
 def test_epub_answers_and_reads_chapters_in_spine_order(folder: Path, watched: Library) -> None:
@@ -160,6 +163,7 @@ def test_epub_answers_and_reads_chapters_in_spine_order(folder: Path, watched: L
     assert answer.found
     c = answer.citations[0]
     assert (c.path, c.title) == ("guide.epub", "The Fenmoor Walking Guide")
+    assert with_sources(answer, watched.snapshot).citations[0].author == "Ada Walker"
     assert "nineteen kilometres" in c.quote
     text = next(d for d in watched.snapshot.docs if d.path == "guide.epub").body()
     assert text.index("old mill") < text.index("nineteen")
@@ -206,6 +210,7 @@ def test_rst_is_read_as_text(folder: Path, watched: Library) -> None:
 
 def test_feed_articles_survive_the_cache_and_an_unchanged_refresh(folder: Path, tmp_path: Path) -> None:
     (folder / "gazette.rss").write_bytes(RSS.encode())
+    (folder / "bylined.md").write_text("---\ntitle: Bylined\nauthor: Ann Example\n---\nThe Orrin mill reopened.\n")
     first = Library.open(folder, cache_dir=tmp_path / "cache")
     assert indexed(first, "gazette.rss#entry-1") and indexed(first, "gazette.rss#entry-2")
     again = Library.open(folder, cache_dir=tmp_path / "cache")
@@ -213,6 +218,8 @@ def test_feed_articles_survive_the_cache_and_an_unchanged_refresh(folder: Path, 
     result = again.refresh()
     assert not result.any_change
     assert again.ask("Who restored the Kestrel Point lighthouse?").citations[0].path == "gazette.rss#entry-2"
+    byline = next(d for d in again.snapshot.docs if d.path == "bylined.md")
+    assert byline.author == "Ann Example" and byline.article().author == "Ann Example"  # kept by the cache
     (folder / "gazette.rss").unlink()
     result = again.refresh()
     assert set(result.removed) == {"gazette.rss#entry-1", "gazette.rss#entry-2"}
@@ -311,8 +318,8 @@ def test_yaml_front_matter_folded_values_dates_and_jekyll_keys() -> None:
             b"---\n"
             b"The bridge reopens in August.\n")
     article = parse_articles("a.md", data)[0]
-    assert (article.title, article.source, article.published, article.url) == (
-        "Bridge: the reopening", "Valley Gazette", "2024-03-02", "https://gazette.example/bridge")
+    assert (article.title, article.source, article.published, article.url, article.author) == (
+        "Bridge: the reopening", "Valley Gazette", "2024-03-02", "https://gazette.example/bridge", "Ann Example")
     assert article.text == "The bridge reopens in August.\n"
 
 
