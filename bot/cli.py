@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, TextIO
 
 from bot.format import answer_json, answer_text, error_json, hits_json, hits_text
+from retrieval.sources import with_sources
 
 log = logging.getLogger("citebot")
 
@@ -212,7 +213,7 @@ def _no_articles_note(library, folder: Path) -> str | None:
     if stats.articles:
         return None
     skipped = f" ({len(stats.skipped)} skipped; `citebot index` says why)" if stats.skipped else ""
-    return f"No articles yet in {folder}{skipped}: add .txt, .md or .html files there."
+    return f"No articles yet in {folder}{skipped}: add text, Markdown, HTML, PDF, DOCX, EPUB or RSS/Atom files there."
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -234,6 +235,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
             print(message, flush=True)
 
     def show(answer, end: str = "") -> None:
+        answer = with_sources(answer, library.snapshot)
         note = _no_articles_note(library, settings.articles_dir)
         if args.json:
             _emit({**answer_json(answer), "note": note} if note else answer_json(answer))
@@ -304,7 +306,7 @@ def _interactive(library, settings, as_json: bool) -> int:
             except QuestionError as exc:
                 print(_echo_error(as_json, line, str(exc)), flush=True)
                 continue
-            answer = dataclasses.replace(answer, question=resolution.asked)
+            answer = with_sources(dataclasses.replace(answer, question=resolution.asked), library.snapshot)
             read_with = history[-1].shown if resolution.followup and history else None
             note = _no_articles_note(library, settings.articles_dir)
             if as_json:

@@ -262,7 +262,7 @@ class _CiteBotMixin:
         name = ctx.command.qualified_name if ctx.command else "ask"
         prefix = self.settings.discord.command_prefix
         if name == "add":
-            return "Attach the article file: `/add file:` (a .txt, .md or .html file), optionally `replace:` true."
+            return "Attach the article file: `/add file:` (text, Markdown, HTML, PDF, DOCX, EPUB or RSS/Atom), optionally `replace:` true."
         return f"Ask like this: `/ask question: {EXAMPLE}` or `{prefix}ask {EXAMPLE}`."
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from retrieval.models import Answer, Citation, Hit
+from retrieval.models import Answer, Citation, Hit, page_of, where
 
 
 def citation_json(c: Citation) -> dict[str, Any]:
     return {
         "n": c.n, "title": c.title, "path": c.path, "paragraph": c.paragraph,
-        "quote": c.quote, "score": round(c.score, 4), "url": c.url,
+        "quote": c.quote, "score": round(c.score, 4), "url": c.url, "page": c.page,
+        "published": c.published, "source": c.source, "author": c.author,
     }
 
 
@@ -36,6 +37,7 @@ def hits_json(query: str, hits: list[Hit]) -> dict[str, Any]:
             {
                 "path": h.passage.article.path, "title": h.passage.article.title,
                 "paragraph": h.passage.paragraph, "score": round(h.score, 4), "text": h.passage.text,
+                "page": page_of(h.passage.article.path, h.passage.paragraph),
             }
             for h in hits
         ],
@@ -54,7 +56,8 @@ def _safe(text: str | None) -> str:
 
 def _source_line(c: Citation) -> str:
     link = f" <{_safe(c.url)}>" if c.url else ""
-    return _safe(f"[{c.n}] {c.title} — {c.path}, paragraph {c.paragraph}") + link
+    dateline = f" ({c.dateline})" if c.dateline else ""
+    return _safe(f"[{c.n}] {c.title} — {c.path}, {c.where}{dateline}") + link
 
 
 def answer_text(answer: Answer) -> str:
@@ -79,6 +82,6 @@ def hits_text(query: str, hits: list[Hit]) -> str:
     lines = []
     for i, h in enumerate(hits, start=1):
         a = h.passage.article
-        lines += [_safe(f"[{i}] {a.title} — {a.path}, paragraph {h.passage.paragraph} (score {h.score:.2f})"),
+        lines += [_safe(f"[{i}] {a.title} — {a.path}, {where(a.path, h.passage.paragraph)} (score {h.score:.2f})"),
                   f"    {_safe(h.passage.text)}", ""]
     return "\n".join(lines).rstrip()

@@ -129,7 +129,8 @@ def took_text(took_ms: float) -> str:
 
 
 def _where(c: Citation) -> str:
-    return f"{clip(c.path, 200)}, paragraph {c.paragraph}"
+    dateline = f" · {clip(c.dateline, 120)}" if c.dateline else ""
+    return f"{clip(c.path, 200)}, {c.where}{dateline}"
 
 
 def _source_field(c: Citation, excerpt: int = 0) -> tuple[str, str]:

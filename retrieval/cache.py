@@ -43,7 +43,7 @@ from retrieval.models import Skipped
 log = logging.getLogger(__name__)
 
 FORMAT = "citebot-index"
-VERSION = 2  # 2: CRC-32 checksums in the manifest
+VERSION = 3  # 2: CRC-32 checksums in the manifest; 3: article authors
 ARRAYS = ("spans", "terms", "term_lengths", "text_offsets", "term_offsets", "post_docs", "post_tfs")
 
 
@@ -285,7 +285,7 @@ def save(
                 {
                     "path": d.path, "size": d.size, "mtime_ns": d.mtime_ns, **_stamp_fields(stamps.get(d.path)),
                     "sha256": d.sha256, "title": d.title, "url": d.url, "published": d.published,
-                    "source": d.source, "passages": d.n_passages,
+                    "source": d.source, "author": d.author, "passages": d.n_passages,
                 }
                 for d in docs
             ],
@@ -449,7 +449,7 @@ def _load_validated(target: Path, manifest: dict[str, Any]) -> Loaded:
             Doc.in_flat(
                 str(f["path"]), int(f["size"]), int(f["mtime_ns"]), str(f["sha256"]), str(f["title"]),
                 f.get("url"), f.get("published"), f.get("source"),
-                LazyText(blob, bounds[i], bounds[i + 1]), flat, p, n,
+                LazyText(blob, bounds[i], bounds[i + 1]), flat, p, n, author=f.get("author"),
             )
         )
         p += n

@@ -256,15 +256,16 @@ class Doc:
     """
 
     __slots__ = ("path", "size", "mtime_ns", "sha256", "title", "url", "published", "source", "text",
-                 "_own", "_flat", "_first", "_count", "_vocab")
+                 "author", "_own", "_flat", "_first", "_count", "_vocab")
 
     def __init__(
         self, path: str, size: int, mtime_ns: int, sha256: str, title: str, url: str | None,
         published: str | None, source: str | None, text: str | Callable[[], str],
-        spans: np.ndarray, terms: np.ndarray, offsets: np.ndarray,
+        spans: np.ndarray, terms: np.ndarray, offsets: np.ndarray, *, author: str | None = None,
     ) -> None:
         self.path, self.size, self.mtime_ns, self.sha256 = path, size, mtime_ns, sha256
         self.title, self.url, self.published, self.source = title, url, published, source
+        self.author = author
         self.text = text
         self._own: tuple[np.ndarray, np.ndarray, np.ndarray] | None = (spans, terms, offsets)
         self._flat: _Flat | None = None
@@ -275,12 +276,13 @@ class Doc:
     def in_flat(
         cls, path: str, size: int, mtime_ns: int, sha256: str, title: str, url: str | None,
         published: str | None, source: str | None, text: str | Callable[[], str],
-        flat: _Flat, first: int, count: int,
+        flat: _Flat, first: int, count: int, *, author: str | None = None,
     ) -> "Doc":
         """A doc whose passages are ``flat``'s passages ``first .. first + count``."""
         doc = cls.__new__(cls)
         doc.path, doc.size, doc.mtime_ns, doc.sha256 = path, size, mtime_ns, sha256
         doc.title, doc.url, doc.published, doc.source = title, url, published, source
+        doc.author = author
         doc.text = text
         doc._own, doc._flat, doc._first, doc._count, doc._vocab = None, flat, first, count, None
         return doc
@@ -328,7 +330,8 @@ class Doc:
 
     def article(self) -> Article:
         # clean_url again: a cache written by an older version may hold a "javascript:" URL.
-        return Article(self.path, self.title, self.body(), clean_url(self.url), self.published, self.source)
+        return Article(self.path, self.title, self.body(), clean_url(self.url), self.published, self.source,
+                       self.author)
 
     def __repr__(self) -> str:
         return f"Doc({self.path!r}, title={self.title!r}, size={self.size})"
@@ -347,6 +350,7 @@ def make_doc(article: Article, size: int, mtime_ns: int, sha256: str, vocab: Voc
     doc = Doc(
         article.path, size, mtime_ns, sha256, article.title, article.url, article.published,
         article.source, article.text, None, None, None,  # type: ignore[arg-type]
+        author=article.author,
     )
     with vocab._lock:
         vocab._made += 1

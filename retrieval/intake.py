@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from retrieval.loader import SkipFile, forget_parsed, is_ignored_name, parse_and_remember
+from retrieval.loader import ARTICLE_SUFFIXES, SkipFile, forget_parsed, is_ignored_name, parse_and_remember
 
 if TYPE_CHECKING:  # pragma: no cover
     from retrieval.library import Library
 
-ALLOWED_SUFFIXES = (".txt", ".md", ".html", ".htm")
+ALLOWED_SUFFIXES = tuple(sorted(ARTICLE_SUFFIXES))  # what the loader reads
 MAX_NAME_BYTES = 200  # leaves room for the temp-name decoration under the usual 255-byte limit
 DEFAULT_MAX_UPLOAD = 2_000_000
 # Letters and symbols that draw nothing: Hangul fillers and the blank Braille pattern.
@@ -84,7 +84,8 @@ def clean_name(raw: str) -> str:
                           "ending in “~” or a temp suffix) are not allowed.")
     suffix = os.path.splitext(name)[1].lower()
     if suffix not in ALLOWED_SUFFIXES:
-        raise IntakeError(f"Only {', '.join(ALLOWED_SUFFIXES)} files can be added.")
+        raise IntakeError("Only text (.txt, .md, .markdown, .rst), HTML (.html, .htm), PDF, DOCX, EPUB "
+                          "and RSS/Atom feed (.rss, .atom, .xml) files can be added.")
     if len(name.encode("utf-8")) > MAX_NAME_BYTES:
         raise IntakeError(f"The file name is too long (over {MAX_NAME_BYTES} bytes).")
     return name

@@ -24,7 +24,7 @@ from retrieval.match import forget_texts
 from retrieval.ranker import AnswerModel, default_model
 from retrieval.corpus import Doc, Snapshot, Vocabulary, build_snapshot, content_hash, make_doc
 from retrieval.index import BM25Params
-from retrieval.loader import DEFAULT_MAX_BYTES, SkipFile, parse_article, read_bytes, scan
+from retrieval.loader import DEFAULT_MAX_BYTES, SkipFile, file_of, parse_articles, read_bytes, scan
 from retrieval.models import Answer, Hit, IndexStats, Skipped
 
 log = logging.getLogger(__name__)
@@ -171,7 +171,9 @@ class Library:
             files, problems = {}, [Skipped(".", "articles folder is missing")]
         else:
             files, problems = scan(self.folder, follow_outside_links=self.follow_outside_links)
-        current = {d.path: d for d in self._snapshot.docs}
+        current: dict[str, list[Doc]] = {}  # file -> its articles (a feed has one per entry)
+        for d in self._snapshot.docs:
+            current.setdefault(file_of(d.path), []).append(d)
         now_ns, mono_ns, settle_ns = time.time_ns(), time.monotonic_ns(), int(settle_seconds * 1e9)
         unsettled: dict[str, tuple[Stamp, int]] = {}
         docs: list[Doc] = []
@@ -185,16 +187,15 @@ class Library:
                 progress("read", done, len(files))
             old = current.get(path)
             stamp = info.stamp
-            if old is not None and self._stamps.get(path) == stamp:
-                docs.append(old)
-                stamps[path] = stamp
+            if old is not None and self._stamps.get(old[0].path) == stamp:
+                docs.extend(old)
+                stamps.update((d.path, stamp) for d in old)
                 continue
             if settle_ns and self._settling(path, stamp, now_ns, mono_ns, settle_ns, unsettled):
                 pending.append(path)
                 if old is not None:
-                    docs.append(old)
-                    if path in self._stamps:
-                        stamps[path] = self._stamps[path]
+                    docs.extend(old)
+                    stamps.update((d.path, self._stamps[d.path]) for d in old if d.path in self._stamps)
                 continue
             remembered = self._skip_memo.get(path)
             if remembered and remembered[0] == stamp:
@@ -205,25 +206,27 @@ class Library:
                 data = read_bytes(self.folder, path, self.max_file_bytes,
                                   follow_outside_links=self.follow_outside_links)
                 digest = content_hash(data)
-                if old is not None and old.sha256 == digest:
-                    old.size, old.mtime_ns = len(data), info.mtime_ns
+                if old is not None and all(d.sha256 == digest for d in old):
+                    for d in old:
+                        d.size, d.mtime_ns = len(data), info.mtime_ns
+                        stamps[d.path] = stamp
                     touched = True  # same text, new stamp: only the cache's manifest is stale
-                    docs.append(old)
-                    stamps[path] = stamp
+                    docs.extend(old)
                     continue
-                article = parse_article(path, data)
+                articles = parse_articles(path, data)
             except SkipFile as exc:
                 log.warning("skipped %s: %s", path, exc)
                 skipped.append(Skipped(path, str(exc)))
                 memo[path] = (stamp, str(exc))
                 continue
-            docs.append(make_doc(article, len(data), info.mtime_ns, digest, self._vocab))
-            stamps[path] = stamp
+            for article in articles:
+                docs.append(make_doc(article, len(data), info.mtime_ns, digest, self._vocab))
+                stamps[article.path] = stamp
             (changed if old is not None else added).append(path)
         self._skip_memo = memo
         self._unsettled = unsettled
         kept = {d.path for d in docs}
-        removed = tuple(sorted(p for p in current if p not in kept))
+        removed = tuple(sorted(d.path for old in current.values() for d in old if d.path not in kept))
         result = RefreshResult(tuple(added), tuple(changed), removed, tuple(skipped), tuple(pending))
         skip_changed = tuple(skipped) != self._snapshot.skipped
         save = touched
@@ -323,11 +326,12 @@ class Library:
         )
 
     def article_info(self, path: str) -> tuple[str, int] | None:
-        """(title, passage count) of the indexed article at ``path``, or None if not indexed."""
-        for doc in self._snapshot.docs:
-            if doc.path == path:
-                return doc.title, int(len(doc.spans))
-        return None
+        """(title, passage count) of the indexed article at ``path``, or None if not indexed.
+        For a feed file: its first entry's title and the passages of all its entries."""
+        found = [doc for doc in self._snapshot.docs if doc.path == path or file_of(doc.path) == path]
+        if not found:
+            return None
+        return found[0].title, sum(int(len(doc.spans)) for doc in found)
 
     def titles(self) -> list[str]:
         return [d.title for d in self._snapshot.docs]

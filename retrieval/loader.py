@@ -1,4 +1,6 @@
-"""Folder -> Articles. Reads .txt/.md/.html, decodes defensively, and says why a file is skipped.
+"""Folder -> Articles. Reads text, markdown, reStructuredText, HTML, PDF, DOCX, EPUB and RSS/Atom
+feeds (the binary formats in :mod:`retrieval.formats`), decodes defensively, and says why a file
+is skipped: every file it does not read is listed with a reason.
 
 One bad file must never stop the rest, so every per-file failure becomes a ``Skipped`` reason.
 """
@@ -14,20 +16,28 @@ from pathlib import Path
 from typing import Iterator
 from urllib.parse import urlsplit
 
+from retrieval import formats
 from retrieval.models import Article, Skipped
 
 log = logging.getLogger(__name__)
 
-TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown"})
+TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".rst"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})
-ARTICLE_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES
+PDF_SUFFIXES = frozenset({".pdf"})
+DOCX_SUFFIXES = frozenset({".docx"})
+EPUB_SUFFIXES = frozenset({".epub"})
+FEED_SUFFIXES = frozenset({".rss", ".atom", ".xml"})
+ARTICLE_SUFFIXES = (TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES | DOCX_SUFFIXES | EPUB_SUFFIXES
+                    | FEED_SUFFIXES)
+# A feed file holds many articles: entry N is cited as "feed.xml#entry-N". No real article's
+# path ends so (every one ends in a suffix above), so the file of a path is never ambiguous.
+_ENTRY_PATH = re.compile(r"#entry-[0-9]+\Z")
 TEMP_SUFFIXES = (".swp", ".swo", ".swx", ".part", ".tmp", ".crdownload", ".partial")
 DEFAULT_MAX_BYTES = 20_000_000
 # A title is a headline: longer means the "title" line is really text (a file that is one long
 # line). Titles ride along with passages in the index and show on every citation, so they are
 # capped; the text itself is kept in the body.
 MAX_TITLE_CHARS = 300
-FRONT_MATTER_KEYS = ("title", "url", "published", "source")
 
 
 def is_ignored_name(name: str) -> bool:
@@ -44,6 +54,20 @@ def has_article_suffix(name: str) -> bool:
     runs for every file of every scan (a million-passage folder holds 200k files)."""
     dot = name.rfind(".")
     return dot > 0 and name[dot:].lower() in ARTICLE_SUFFIXES and name[:dot].strip(".") != ""
+
+
+def unsupported_reason(name: str) -> str:
+    """Why a file that is no article is skipped, naming its suffix."""
+    dot = name.rfind(".")
+    if dot <= 0:
+        return "unsupported format (no file extension)"
+    return f"unsupported format {printable(name[dot:].lower())}"
+
+
+def file_of(path: str) -> str:
+    """The file an article came from: ``feed.xml`` for ``feed.xml#entry-3``, else the path."""
+    match = _ENTRY_PATH.search(path)
+    return path[: match.start()] if match else path
 
 
 def is_valid_utf8(name: str) -> bool:
@@ -191,6 +215,7 @@ def scan(
                     walk(Path(entry.path), relative + "/")
                     continue
                 if not has_article_suffix(name):  # every folder on the way was checked already
+                    problems.append(Skipped(relative, unsupported_reason(name)))
                     continue
                 st = entry.stat()
             except OSError as exc:
@@ -241,31 +266,87 @@ def decode(data: bytes, name: str) -> str:
 
 # --- formats ---------------------------------------------------------------------------------
 
-# The closing ``---`` may end the file; the block may be empty.
+# The closing ``---`` (YAML) or ``+++`` (TOML, Hugo) may end the file; the block may be empty.
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?:(.*?)\n)?---[ \t]*(?:\n|\Z)", re.S)
+_TOML_FRONT_MATTER = re.compile(r"\A\+\+\+[ \t]*\n(?:(.*?)\n)?\+\+\+[ \t]*(?:\n|\Z)", re.S)
 _FRONT_MATTER_KEY = re.compile(r"^[A-Za-z_][\w-]*[ \t]*:")
+_TOML_KEY = re.compile(r"^(?:[A-Za-z_][\w-]*[ \t]*=|\[)")
+MAX_FRONT_MATTER_CHARS = 64_000  # a real block is a few lines; a bigger one is read line by line
+# Front matter keys -> Article fields: Jekyll and Hugo say ``date``, feeds ``link``.
+_META_KEYS = {"title": "title", "url": "url", "link": "url", "canonical_url": "url",
+              "published": "published", "date": "published", "source": "source", "author": "author",
+              "authors": "author"}
+
+
+def _meta_value(value: object) -> str | None:
+    """A scalar as one line of text (YAML/TOML dates as ISO); lists of names joined; else None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (str, int, float)):
+        text = " ".join(str(value).split())
+        return text or None
+    if hasattr(value, "isoformat"):  # date, datetime (YAML and TOML parse them)
+        return value.isoformat()
+    if isinstance(value, list) and all(isinstance(v, str) for v in value[:20]):
+        return ", ".join(" ".join(v.split()) for v in value[:20]) or None  # authors: [A, B]
+    return None
+
+
+def _structured_meta(block: str, toml: bool) -> dict[str, str] | None:
+    """The block parsed as TOML or YAML (safe loader: no objects built), or None if it is not
+    a mapping or does not parse."""
+    if len(block) > MAX_FRONT_MATTER_CHARS:
+        return None
+    try:
+        if toml:
+            import tomllib
+
+            data = tomllib.loads(block)
+        else:
+            import yaml
+
+            data = yaml.safe_load(block) if block.strip() else {}
+    except Exception:  # noqa: BLE001 - yaml and tomllib raise several error types on bad input
+        return None
+    if not isinstance(data, dict):
+        return None
+    meta: dict[str, str] = {}
+    for key, value in data.items():
+        field = _META_KEYS.get(str(key).strip().lower())
+        text = _meta_value(value)
+        if field and text and field not in meta:
+            meta[field] = text
+    return meta
 
 
 def split_front_matter(text: str) -> tuple[dict[str, str], str]:
-    """An optional ``---`` block of ``key: value`` lines; only the citation keys are kept.
+    """An optional YAML (``---``) or TOML (``+++``) block; only the citation keys are kept
+    (``title``, ``url``/``link``, ``published``/``date``, ``source``, ``author``/``authors``).
 
     The block is cut: character offsets (passage spans, quotes) refer to the body after it.
     A ``---`` pair around lines that are not ``key:`` lines is a horizontal rule, not metadata.
+    A block YAML cannot parse is read as plain ``key: value`` lines.
     """
-    match = _FRONT_MATTER.match(text)
+    toml = text.startswith("+++")
+    match = (_TOML_FRONT_MATTER if toml else _FRONT_MATTER).match(text)
     if not match:
         return {}, text
     block = match.group(1) or ""
-    first = next((line.strip() for line in block.splitlines() if line.strip()), "")
-    if first and not _FRONT_MATTER_KEY.match(first):
+    first = next((line.strip() for line in block.splitlines()
+                  if line.strip() and not line.lstrip().startswith("#")), "")
+    if first and not (_TOML_KEY if toml else _FRONT_MATTER_KEY).match(first):
         return {}, text
-    meta: dict[str, str] = {}
-    for line in block.splitlines():
-        key, sep, value = line.partition(":")
-        key = key.strip().lower()
-        if sep and key in FRONT_MATTER_KEYS:
-            meta[key] = value.strip().strip("\"'")
     body = text[match.end() :]
+    meta = _structured_meta(block, toml)
+    if meta is not None:
+        return meta, body
+    meta = {}
+    for line in block.splitlines():
+        key, sep, value = line.partition("=" if toml else ":")
+        field = _META_KEYS.get(key.strip().lower())
+        value = value.strip().strip("\"'")
+        if sep and field and value and field not in meta:
+            meta[field] = value
     return meta, body
 
 
@@ -560,17 +641,17 @@ def clean_url(value: str | None) -> str | None:
 
 
 # The one upload /add has just parsed to check it, so the refresh that indexes it need not
-# parse it again: (relative path, bytes, article). parse_article is a pure function of the
+# parse it again: (relative path, bytes, articles). parse_articles is a pure function of the
 # path and the bytes, so answering from here gives exactly what parsing would.
-_parsed: tuple[str, bytes, Article] | None = None
+_parsed: tuple[str, bytes, list[Article]] | None = None
 
 
-def parse_and_remember(relative: str, data: bytes) -> Article:
-    """:func:`parse_article`, kept for the next call with the same path and bytes (once)."""
+def parse_and_remember(relative: str, data: bytes) -> list[Article]:
+    """:func:`parse_articles`, kept for the next call with the same path and bytes (once)."""
     global _parsed
-    article = parse_article(relative, data)
-    _parsed = (relative, data, article)
-    return article
+    articles = parse_articles(relative, data)
+    _parsed = (relative, data, articles)
+    return articles
 
 
 def forget_parsed() -> None:
@@ -579,32 +660,88 @@ def forget_parsed() -> None:
     _parsed = None
 
 
-def parse_article(relative: str, data: bytes) -> Article:
-    """Bytes of one file -> Article (raises SkipFile with the reason). Linear in the file's size."""
-    global _parsed
-    kept = _parsed
-    if kept is not None and kept[0] == relative and kept[1] == data:
-        _parsed = None
-        return kept[2]
-    text = decode(data, relative)
-    meta, text = split_front_matter(text)
-    if os.path.splitext(relative)[1].lower() in HTML_SUFFIXES:
-        title, body = parse_html(text)
-    else:
-        title, body = parse_text(text, meta.get("title"))
-    title = meta.get("title") or title
+# Content that is not what a text suffix says: refused with the reason instead of being indexed
+# as text (a PDF renamed .txt would otherwise be an article titled "%PDF-1.4").
+_MAGIC = (
+    (b"%PDF-", "content is a PDF, not text (rename it .pdf)"),
+    (b"PK\x03\x04", "content is a zip archive (a .docx or .epub?), not text"),
+    (b"{\\rtf", "content is RTF, not text (save it as .docx or .txt)"),
+)
+
+
+def sniff(data: bytes) -> None:
+    """SkipFile if a text or HTML file's bytes are really another format."""
+    head = data[:8].removeprefix(b"\xef\xbb\xbf")
+    for magic, reason in _MAGIC:
+        if head.startswith(magic):
+            raise SkipFile(reason)
+
+
+def _entry_article(path: str, entry: "formats.Entry", fallback_title: str) -> Article:
+    title, body = entry.title, entry.body
     if not body.strip():
         if not title.strip():
             raise SkipFile("no text")
         body = title  # a one-line article is still searchable by its only line (in full)
     return Article(
-        path=relative,
-        title=cap_title(title) or os.path.basename(relative),
+        path=path,
+        title=cap_title(title) or fallback_title,
         text=body,
-        url=clean_url(meta.get("url")),
-        published=meta.get("published") or None,
-        source=meta.get("source") or None,
+        url=clean_url(entry.url),
+        published=entry.published or None,
+        source=entry.source or None,
+        author=cap_title(entry.author, 200) if entry.author else None,
     )
+
+
+def parse_articles(relative: str, data: bytes) -> list[Article]:
+    """Bytes of one file -> its articles (raises SkipFile with the reason). One article per
+    file, except feeds: one per entry, at ``file#entry-N``. Linear in the file's size for the
+    text formats; the binary ones are capped (pages, zip entries, unpacked size, text)."""
+    global _parsed
+    kept = _parsed
+    if kept is not None and kept[0] == relative and kept[1] == data:
+        _parsed = None
+        return kept[2]
+    suffix = os.path.splitext(relative)[1].lower()
+    name = os.path.basename(relative)
+    try:
+        if suffix in PDF_SUFFIXES:
+            return [_entry_article(relative, formats.read_pdf(data), name)]
+        if suffix in DOCX_SUFFIXES:
+            return [_entry_article(relative, formats.read_docx(data), name)]
+        if suffix in EPUB_SUFFIXES:
+            return [_entry_article(relative, formats.read_epub(data, parse_html, decode), name)]
+        if suffix in FEED_SUFFIXES:
+            sniff(data)
+            entries = formats.read_feed(data, parse_html)
+            out = []
+            for number, entry in enumerate(entries, start=1):
+                try:
+                    out.append(_entry_article(f"{relative}#entry-{number}", entry, f"{name} entry {number}"))
+                except SkipFile:
+                    continue  # an empty entry: the others still count
+            if not out:
+                raise SkipFile("feed entries have no text")
+            return out
+    except formats.FormatError as exc:
+        raise SkipFile(str(exc)) from None
+    sniff(data)
+    text = decode(data, relative)
+    meta, text = split_front_matter(text)
+    if suffix in HTML_SUFFIXES:
+        title, body = parse_html(text)
+    else:
+        title, body = parse_text(text, meta.get("title"))
+    title = meta.get("title") or title
+    entry = formats.Entry(title, body, meta.get("url"), meta.get("published"), meta.get("source"),
+                          meta.get("author"))
+    return [_entry_article(relative, entry, name)]
+
+
+def parse_article(relative: str, data: bytes) -> Article:
+    """The first article of :func:`parse_articles` (the only one, except for feeds)."""
+    return parse_articles(relative, data)[0]
 
 
 def read_bytes(
@@ -655,6 +792,14 @@ def read_article(
     return parse_article(relative, data)
 
 
+def read_articles(
+    folder: Path, relative: str, max_bytes: int = DEFAULT_MAX_BYTES, *, follow_outside_links: bool = False
+) -> list[Article]:
+    """Read and parse one file into its articles (several for a feed); failures are SkipFile."""
+    data = read_bytes(folder, relative, max_bytes, follow_outside_links=follow_outside_links)
+    return parse_articles(relative, data)
+
+
 def load_folder(
     folder: Path, max_bytes: int = DEFAULT_MAX_BYTES, *, follow_outside_links: bool = False
 ) -> Iterator[Article | Skipped]:
@@ -663,7 +808,7 @@ def load_folder(
     yield from problems
     for relative in files:
         try:
-            yield read_article(folder, relative, max_bytes, follow_outside_links=follow_outside_links)
+            yield from read_articles(folder, relative, max_bytes, follow_outside_links=follow_outside_links)
         except SkipFile as exc:
             log.warning("skipped %s: %s", relative, exc)
             yield Skipped(relative, str(exc))

@@ -30,8 +30,8 @@ CARD_FILE = "north-korea-kim-orders-second-trump-summit-preparations.txt"
 CARD_SENTENCE = ("North Korea observers say Vietnam is likely to be chosen as a venue for a second summit "
                  "but there has been no official confirmation.")
 ANSWER_KEYS = {"question", "found", "answer", "citations", "took_ms"}
-CITATION_KEYS = {"n", "title", "path", "paragraph", "quote", "score", "url"}
-HIT_KEYS = {"path", "title", "paragraph", "score", "text"}
+CITATION_KEYS = {"n", "title", "path", "paragraph", "quote", "score", "url", "page", "published", "source", "author"}
+HIT_KEYS = {"path", "title", "paragraph", "score", "text", "page"}
 UNANSWERABLE = "Who won the 1998 chess olympiad in Reykjavik?"
 
 
@@ -324,7 +324,8 @@ def test_ask_for_a_person_prints_the_answer_then_numbered_sources(in_process: Pa
 
 def test_ask_for_a_person_shows_links_and_says_when_not_found(in_process: Path, articles: Path, capsys) -> None:
     cli.main(["ask", "--articles", str(articles), "--no-cache", "How many tonnes of apples did growers pick?"])
-    assert "apple-harvest.md, paragraph 1 <https://example.test/news/apple-harvest>" in capsys.readouterr().out
+    assert ("apple-harvest.md, paragraph 1 (Valley Gazette, 2024-09-14) <https://example.test/news/apple-harvest>"
+            in capsys.readouterr().out)
     code = cli.main(["ask", "--articles", str(articles), "--no-cache", UNANSWERABLE])
     assert code == 0
     assert "don't answer" in capsys.readouterr().out

@@ -20,6 +20,7 @@ import simcord
 from fixtures.discord.simbot import make_bot, sent_payloads
 from retrieval import Library
 from retrieval.loader import SkipFile, read_bytes, scan
+from retrieval.models import Skipped
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKE_TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.citebot-fake-token-never-shown"
@@ -142,9 +143,10 @@ def test_the_opt_in_setting_follows_outside_links(world) -> None:
     (articles / "more").symlink_to(secrets, target_is_directory=True)
     (articles / "passwd.txt").symlink_to(secrets / "passwd")
     files, problems = scan(articles, follow_outside_links=True)
-    assert set(files) == {"ferry.txt", "more/leak.txt", "passwd.txt"} and problems == []
+    assert set(files) == {"ferry.txt", "more/leak.txt", "passwd.txt"}
+    assert problems == [Skipped("more/passwd", "unsupported format (no file extension)")]
     library = Library.open(articles, follow_outside_links=True)
-    assert reasons(library) == {}
+    assert reasons(library) == {"more/passwd": "unsupported format (no file extension)"}
     assert library.search("zebrafinch vault", 1)
 
 

@@ -27,7 +27,7 @@ def test_clean_names_are_kept(name):
     ("../x.txt", "path separators"), ("a/b.txt", "path separators"), ("a\\b.txt", "path separators"),
     ("/etc/x.txt", "path separators"), ("..", "“..”"), ("x..txt", "“..”"), (".x.txt", "Hidden"),
     (".txt", "Hidden"), ("~$x.txt", "Hidden"), ("#x.txt", "Hidden"), ("x.txt~", "Hidden"),
-    ("x.exe", "Only .txt"), ("x", "Only .txt"), ("x.txt.part", "Hidden"), ("", "no name"), ("   ", "no name"),
+    ("x.exe", "Only text"), ("x", "Only text"), ("x.txt.part", "Hidden"), ("", "no name"), ("   ", "no name"),
     ("a\nb.txt", "control"), ("a\u202eb.txt", "control"), ("a\x00.txt", "path separators"),
     ("x" * 300 + ".txt", "too long"),
     # Blank-looking names: no visible character before the extension.

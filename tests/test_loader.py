@@ -255,7 +255,10 @@ def test_article_and_ignored_names(tmp_path: Path, relative: str, candidate: boo
     path.write_text("A title\n\nA paragraph of text.\n", encoding="utf-8")
     files, problems = scan(tmp_path)
     assert set(files) == ({relative} if candidate else set())
-    assert problems == []
+    # Hidden and temp files stay silent; any other file the loader does not read is listed.
+    unsupported = {"photo.jpg": "unsupported format .jpg", "data.json": "unsupported format .json"}
+    expected = [Skipped(relative, unsupported[relative])] if relative in unsupported else []
+    assert problems == expected
 
 
 def test_ignored_names_are_not_even_reported(folder: Path) -> None:
@@ -311,14 +314,14 @@ def test_a_fifo_named_like_an_article_is_skipped_not_opened(folder: Path) -> Non
 def test_a_failure_in_one_file_never_stops_the_rest(folder: Path, monkeypatch) -> None:
     import retrieval.loader as loader
 
-    real = loader.parse_article
+    real = loader.parse_articles
 
-    def flaky(relative: str, data: bytes) -> Article:
+    def flaky(relative: str, data: bytes) -> list[Article]:
         if relative == "markets/coffee-prices.md":
             raise SkipFile("unreadable: simulated I/O error")
         return real(relative, data)
 
-    monkeypatch.setattr(loader, "parse_article", flaky)
+    monkeypatch.setattr(loader, "parse_articles", flaky)
     (folder / "empty.txt").write_bytes(b"")
     (folder / "binary.md").write_bytes(b"\x00" * 64)
     articles, skipped = load(folder)

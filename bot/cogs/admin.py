@@ -51,8 +51,8 @@ class AdminCog(commands.Cog, name="Admin"):
         text = refresh_text(len(result.added), len(result.changed), len(result.removed), stats)
         await respond(ctx, text, ephemeral=True)
 
-    @commands.hybrid_command(name="add", description="Admin: add an article file (.txt, .md, .html) to the articles folder")
-    @app_commands.describe(file="The article file (.txt, .md, .html or .htm)",
+    @commands.hybrid_command(name="add", description="Admin: add an article file (text, HTML, PDF, DOCX, EPUB, feed) to the articles folder")
+    @app_commands.describe(file="The article file (.txt .md .rst .html .pdf .docx .epub .rss .atom .xml)",
                            replace="Overwrite an existing file with the same name (default: no)")
     async def add(self, ctx: commands.Context, file: discord.Attachment, replace: bool = False) -> None:
         try:  # refuse bad names and oversized files before downloading anything

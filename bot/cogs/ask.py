@@ -23,6 +23,7 @@ from bot.render import clip, help_text, render_answer, render_help
 from retrieval import QuestionError, clean_question
 from bot.conversations import followup_note, previous_turn
 from retrieval.followup import Resolution, resolve
+from retrieval.sources import with_sources
 
 if TYPE_CHECKING:  # pragma: no cover
     from bot.client import CiteBot
@@ -94,7 +95,7 @@ class AskCog(commands.Cog, name="Ask"):
 
         def work() -> tuple[Resolution, object]:
             resolution = resolve(question, history, max_chars=limit)
-            return resolution, self.library.ask(resolution.question, top_k)
+            return resolution, with_sources(self.library.ask(resolution.question, top_k), self.library.snapshot)
 
         started = time.perf_counter()
         try:
