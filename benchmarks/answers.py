@@ -18,7 +18,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from benchmarks import devset
-from benchmarks.qa_sets import QA, SETS
+from benchmarks.qa_sets import QA, SETS, pool_for
 from retrieval import Library
 from retrieval.answer import assess
 from retrieval.library import QuestionError
@@ -56,10 +56,7 @@ def curve(library: Library, rows: list[QA]) -> list[dict[str, float]]:
     (SQuAD 2.0's report split): the whole trade-off, not just the shipped point."""
     seen = []  # (answers at threshold t?, answerable, right if answered)
     for row in rows:
-        try:
-            pool = library.candidate_pool(row.q)
-        except QuestionError:
-            pool = None
+        pool = pool_for(library, row.q)
         if pool is None or not pool.candidates:
             seen.append((None, row.answerable, False))
             continue

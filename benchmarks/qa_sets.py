@@ -38,20 +38,37 @@ class QA:
         return bool(self.gold)
 
 
+def write_squad_article(number: int, article: dict, folder: Path, tag: str = "SQuAD") -> str:
+    """Write one SQuAD article as an article file (title line, blank line, its paragraphs, which
+    must map 1:1 to the loader's paragraphs); returns the file name."""
+    title = article["title"].replace("_", " ")
+    name = f"{number:02d}-{re.sub(r'[^A-Za-z0-9]+', '_', article['title']).strip('_')}.txt"
+    contexts = [p["context"] for p in article["paragraphs"]]
+    body = "\n\n".join(contexts)
+    spans = paragraph_spans(body)
+    if len(spans) != len(contexts) or any(body[s:e] != c.strip() for (s, e), c in zip(spans, contexts)):
+        raise RuntimeError(f"{tag} article {title!r}: paragraphs do not map 1:1 to the loader's")
+    (folder / name).write_text(f"{title}\n\n{body}\n", encoding="utf-8")
+    return name
+
+
+def pool_for(library, question: str):
+    """``library.candidate_pool(question)``, None for a question ``ask`` would refuse."""
+    from retrieval.library import QuestionError
+
+    try:
+        return library.candidate_pool(question)
+    except QuestionError:
+        return None
+
+
 def _write_squad(data: list[dict], folder: Path, tag: str, impossible_key: bool) -> list[QA]:
-    """One file per article (title line, blank line, paragraphs); questions split by the
-    article's position in the file: even positions train, odd positions report."""
+    """One file per article; questions split by the article's position in the file: even
+    positions train, odd positions report."""
     folder.mkdir(parents=True, exist_ok=True)
     rows: list[QA] = []
     for number, article in enumerate(data):
-        title = article["title"].replace("_", " ")
-        name = f"{number:02d}-{re.sub(r'[^A-Za-z0-9]+', '_', article['title']).strip('_')}.txt"
-        contexts = [p["context"] for p in article["paragraphs"]]
-        body = "\n\n".join(contexts)
-        spans = paragraph_spans(body)
-        if len(spans) != len(contexts) or any(body[s:e] != c.strip() for (s, e), c in zip(spans, contexts)):
-            raise RuntimeError(f"{tag} article {title!r}: paragraphs do not map 1:1 to the loader's")
-        (folder / name).write_text(f"{title}\n\n{body}\n", encoding="utf-8")
+        name = write_squad_article(number, article, folder, tag)
         split = "train" if number % 2 == 0 else "report"
         for i, paragraph in enumerate(article["paragraphs"]):
             for qa in paragraph["qas"]:

@@ -113,12 +113,12 @@ from typing import Callable, Iterable
 
 from benchmarks import devset, metrics
 from benchmarks.common import ROOT, SHARED, combined_folder
+from benchmarks.qa_sets import write_squad_article
 from retrieval import Library
 from retrieval.analyzer import STOPWORDS, sentence_spans, tokenize, words
 from retrieval.answer import sentence_scores
 from retrieval.index import BM25Params
 from retrieval.library import QuestionError
-from retrieval.passages import paragraph_spans
 
 DATA = SHARED / "data"
 DEFAULT_JSON = ROOT / "benchmarks" / "results" / "quality.json"
@@ -330,14 +330,7 @@ def _write_squad(data: list[dict], folder: Path) -> list[dict]:
     """One file per article; returns the questions with their file and paragraph number."""
     questions = []
     for number, article in enumerate(data):
-        title = article["title"].replace("_", " ")
-        name = f"{number:02d}-{re.sub(r'[^A-Za-z0-9]+', '_', article['title']).strip('_')}.txt"
-        contexts = [p["context"] for p in article["paragraphs"]]
-        body = "\n\n".join(contexts)
-        spans = paragraph_spans(body)
-        if len(spans) != len(contexts) or any(body[s:e] != c.strip() for (s, e), c in zip(spans, contexts)):
-            raise RuntimeError(f"SQuAD article {title!r}: paragraphs do not map 1:1 to the loader's")
-        (folder / name).write_text(f"{title}\n\n{body}\n", encoding="utf-8")
+        name = write_squad_article(number, article, folder)
         for i, paragraph in enumerate(article["paragraphs"]):
             for qa in paragraph["qas"]:
                 questions.append({"q": qa["question"], "gold": [a["text"] for a in qa["answers"]],

@@ -24,11 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import ROOT
-from benchmarks.qa_sets import QA, SETS
+from benchmarks.qa_sets import QA, SETS, pool_for
 from retrieval import Library
 from retrieval.answer import decide, partner, rank
 from retrieval.candidates import FEATURES, Pool
-from retrieval.library import QuestionError
 from retrieval.ranker import ANSWER_EXTRAS, MODEL_FILE, AnswerModel, Linear
 
 OUT = ROOT / "retrieval" / "data" / MODEL_FILE
@@ -71,10 +70,7 @@ def holds(text: str, gold: tuple[str, ...]) -> bool:
 def examples_for(library: Library, rows: list[QA], source: str) -> list[Example]:
     out = []
     for row in rows:
-        try:
-            pool = library.candidate_pool(row.q)
-        except QuestionError:
-            pool = None
+        pool = pool_for(library, row.q)
         if pool is None or not pool.candidates:
             out.append(Example(source, row.kind, None, np.zeros(0, bool), [], [], row.gold))
             continue
