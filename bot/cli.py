@@ -34,10 +34,20 @@ def _folder(text: str) -> Path:
     return Path(text)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("citebot")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="citebot", description="Answer questions about a folder of articles, with exact quotes."
     )
+    parser.add_argument("--version", action="version", version=f"citebot {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="{ask,search,index,run,report}")
     sub.required = True
 

@@ -529,3 +529,10 @@ def test_flags_override_environment(in_process: Path, articles: Path, capsys, mo
     assert from_env["hits"][0]["path"] == "bridge-reopens.txt"
     cli.main(["search", "--json", "--no-cache", "--top-k", "3", "harbour"])
     assert len(json.loads(capsys.readouterr().out)["hits"]) == 3
+
+
+def test_version_names_the_installed_version(capsys) -> None:
+    from importlib.metadata import version
+
+    assert cli.main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"citebot {version('citebot')}"
