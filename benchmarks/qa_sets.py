@@ -2,11 +2,12 @@
 
 Train and tune only on: SQuAD v1.1 dev articles at even positions in the file, SQuAD 2.0 half
 articles at even positions, news-dev. Report on: the odd positions of both SQuAD files (their
-questions asked over all of that file's articles), news-dev by kind (cross-validated when a model
-was trained on it), and the sets in ``benchmarks.quality``.
+questions asked over all of that file's articles), news-dev by kind, and the sets in
+``benchmarks.quality``. ``benchmarks.answers`` scores news-dev in-sample (its rows say ``train/``);
+the cross-validated news-dev figure comes from ``benchmarks.train``.
 
 Each set is a list of :class:`QA` rows plus the folder its questions are asked over; the folders
-are made once per temp dir (SQuAD articles written one file each, BBC linked in whole).
+are made once per temp dir (SQuAD articles written one file each, the BBC categories copied).
 """
 from __future__ import annotations
 
