@@ -29,11 +29,6 @@ def folder(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def cache_dir(tmp_path: Path) -> Path:
-    return tmp_path / "cache"
-
-
-@pytest.fixture
 def reads(monkeypatch) -> list[str]:
     """Every article file the library reads from disk, in order."""
     import retrieval.library as library_module

@@ -40,24 +40,6 @@ def folder(tmp_path: Path) -> Path:
     return target
 
 
-@pytest.fixture
-def cache_dir(tmp_path: Path) -> Path:
-    return tmp_path / "cache"
-
-
-@pytest.fixture
-def in_process(tmp_path: Path, monkeypatch) -> Path:
-    """For bot.cli.main(...) calls: a scratch cwd, no CITEBOT_* from the outside, no watching."""
-    work = tmp_path / "cwd"
-    work.mkdir()
-    monkeypatch.chdir(work)
-    for key in list(os.environ):
-        if key.startswith("CITEBOT_") or key == "DISCORD_TOKEN":
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("CITEBOT_WATCH", "false")
-    return work
-
-
 def child_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_") and k != "DISCORD_TOKEN"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))

@@ -75,19 +75,6 @@ def odd_articles(articles: Path) -> Path:
     return articles
 
 
-@pytest.fixture
-def in_process(tmp_path: Path, monkeypatch) -> Path:
-    """For bot.cli.main(...) calls: a scratch cwd, no CITEBOT_* from the outside, no watching."""
-    work = tmp_path / "cwd"
-    work.mkdir()
-    monkeypatch.chdir(work)
-    for key in list(os.environ):
-        if key.startswith("CITEBOT_") or key == "DISCORD_TOKEN":
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("CITEBOT_WATCH", "false")
-    return work
-
-
 def assert_citations_verbatim(obj: dict, folder: Path) -> None:
     for n, c in enumerate(obj["citations"], start=1):
         assert set(c) == CITATION_KEYS
