@@ -53,8 +53,6 @@ class Example:
     kind: str
     pool: Pool | None
     labels: np.ndarray  # bool per candidate
-    texts: list[str]  # candidate sentence texts (for the pair-margin choice)
-    article_texts: list[str]
     gold: tuple[str, ...]
 
     @property
@@ -72,12 +70,11 @@ def examples_for(library: Library, rows: list[QA], source: str) -> list[Example]
     for row in rows:
         pool = pool_for(library, row.q)
         if pool is None or not pool.candidates:
-            out.append(Example(source, row.kind, None, np.zeros(0, bool), [], [], row.gold))
+            out.append(Example(source, row.kind, None, np.zeros(0, bool), row.gold))
             continue
         texts = [c.hit.passage.article.text[c.start:c.end] for c in pool.candidates]
         labels = np.array([holds(t, row.gold) for t in texts], dtype=bool) if row.gold else np.zeros(len(texts), bool)
-        out.append(Example(source, row.kind, pool, labels, texts,
-                           [c.hit.passage.article.text for c in pool.candidates], row.gold))
+        out.append(Example(source, row.kind, pool, labels, row.gold))
     return out
 
 
@@ -212,7 +209,7 @@ def choose_pair_margin(examples: list[Example], ranker: Linear) -> float:
             best = e.pool.candidates[top]
             other = partner(e.pool, s, top, m)
             lo, hi = (min(best.start, other[0]), max(best.end, other[1])) if other else (best.start, best.end)
-            right += holds(e.article_texts[top][lo:hi], e.gold)
+            right += holds(best.hit.passage.article.text[lo:hi], e.gold)
         if right > best_right:
             best_m, best_right = m, right
     return best_m
