@@ -37,6 +37,7 @@ import numpy as np
 
 from retrieval.analyzer import ANALYZER_VERSION
 from retrieval.corpus import Doc, LazyText, Vocabulary, _Flat, flat_arrays
+from retrieval.errors import CitebotError
 from retrieval.index import BM25Params
 from retrieval.models import Skipped
 
@@ -47,7 +48,7 @@ VERSION = 3  # 2: CRC-32 checksums in the manifest; 3: article authors
 ARRAYS = ("spans", "terms", "term_lengths", "text_offsets", "term_offsets", "post_docs", "post_tfs")
 
 
-class CacheError(Exception):
+class CacheError(CitebotError):
     """The cache is missing, foreign, from another version, truncated or corrupt."""
 
 

@@ -16,6 +16,8 @@ from datetime import datetime, timezone
 from typing import Callable
 from xml.etree import ElementTree
 
+from retrieval.errors import UserError
+
 MAX_PDF_PAGES = 2_000
 MAX_TEXT_CHARS = 20_000_000  # extracted text of one file (pages, chapters, entries together)
 MAX_ZIP_ENTRIES = 10_000
@@ -24,7 +26,7 @@ MAX_FEED_ENTRIES = 5_000
 EMPTY_PAGE = "(no text on this page)"
 
 
-class FormatError(Exception):
+class FormatError(UserError):
     """A short, user-facing reason why the file cannot be read (the loader makes it a SkipFile)."""
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from retrieval.errors import UserError
 from retrieval.loader import ARTICLE_SUFFIXES, SkipFile, forget_parsed, is_ignored_name, parse_and_remember
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -27,7 +28,7 @@ DEFAULT_MAX_UPLOAD = 2_000_000
 BLANK_LOOKING = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 
-class IntakeError(ValueError):
+class IntakeError(UserError, ValueError):
     """The upload was refused and nothing was written; the message is user-facing."""
 
 

@@ -23,6 +23,7 @@ from retrieval.candidates import CANDIDATE_PASSAGES, Pool
 from retrieval.match import forget_texts
 from retrieval.ranker import AnswerModel, default_model
 from retrieval.corpus import Doc, Snapshot, Vocabulary, build_snapshot, content_hash, make_doc
+from retrieval.errors import UserError
 from retrieval.index import BM25Params
 from retrieval.loader import DEFAULT_MAX_BYTES, SkipFile, file_of, parse_articles, read_bytes, scan
 from retrieval.models import Answer, Hit, IndexStats, Skipped
@@ -34,11 +35,11 @@ Progress = Callable[[str, int, int], None]
 Stamp = tuple[int, int, int, int]  # FileInfo.stamp: size, mtime_ns, ctime_ns, inode
 
 
-class QuestionError(ValueError):
+class QuestionError(UserError, ValueError):
     """A question we refuse politely (empty, too long, no words); the message is user-facing."""
 
 
-class FolderError(ValueError):
+class FolderError(UserError, ValueError):
     """The articles folder is missing or not a folder; the message is user-facing."""
 
 

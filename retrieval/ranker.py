@@ -24,6 +24,8 @@ from importlib import resources
 
 import numpy as np
 
+from retrieval.errors import UserError
+
 log = logging.getLogger(__name__)
 
 MODEL_FILE = "answer-model.json"
@@ -94,7 +96,7 @@ class AnswerModel:
 
 
 
-class ModelError(RuntimeError):
+class ModelError(UserError, RuntimeError):
     """The shipped answer model is missing or damaged: a broken install, said in one line."""
 
 
