@@ -2,6 +2,8 @@
 
 The errors here are ``commands.CheckFailure`` subclasses so that prefix, slash and @mention
 paths all end in the one error handler (``CiteBot.on_command_error``), which words the reply.
+Failures whose message is written for people are ``retrieval.errors.UserError``s, raised as
+they are (engine and bot alike) and said as they are by that handler.
 """
 from __future__ import annotations
 
@@ -12,10 +14,6 @@ from typing import Callable, Iterable
 
 import discord
 from discord.ext import commands
-
-
-class UserFacingError(commands.CommandError):
-    """A failure whose message is written for the person who asked (sent ephemerally)."""
 
 
 class NotAdmin(commands.CheckFailure):

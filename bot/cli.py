@@ -15,16 +15,12 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, TextIO
 
+from bot.compose import EXIT_OK, EXIT_USAGE, UsageError, exit_status, folder_watcher, open_library
 from bot.format import answer_json, answer_text, error_json, hits_json, hits_text
+from retrieval.errors import UserError
 from retrieval.sources import with_sources
 
 log = logging.getLogger("citebot")
-
-EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
-
-
-class UsageError(Exception):
-    """Bad invocation: one-line message, exit status 2."""
 
 
 def _folder(text: str) -> Path:
@@ -135,39 +131,14 @@ def _progress_printer(stream: TextIO) -> Callable[[str, int, int], None] | None:
     return show
 
 
-def _cache_dir(settings) -> Path | None:
-    """The cache folder to use, or None (the Library refuses one inside the articles folder)."""
-    return settings.cache_dir if settings.use_cache else None
-
-
-def open_library(settings, progress=None):
-    from retrieval import FolderError, Library
-    from retrieval.ranker import ModelError
-
-    try:
-        return Library.open(
-            settings.articles_dir,
-            cache_dir=_cache_dir(settings),
-            max_file_bytes=settings.max_file_bytes,
-            follow_outside_links=settings.follow_outside_links,
-            max_question_chars=settings.max_question_chars,
-            progress=progress,
-        )
-    except (FolderError, ModelError) as exc:
-        raise UsageError(str(exc)) from None
-
-
 @contextlib.contextmanager
 def watching(library, settings) -> Iterator[None]:
     """Keep the index in sync with the folder while a long-lived mode runs."""
-    if not settings.watch:
+    watcher = folder_watcher(library, settings)
+    if watcher is None:
         yield
         return
-    from retrieval.watch import FolderWatcher
-
-    with FolderWatcher(
-        library, debounce_ms=settings.watch_debounce_ms, stable_ms=settings.watch_stable_ms
-    ):
+    with watcher:
         yield
 
 
@@ -273,11 +244,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         return EXIT_OK
     if not question:
         return _interactive(library, settings, args.json)
-    try:
-        answer = library.ask(question, top_k)
-    except QuestionError as exc:
-        raise UsageError(str(exc)) from None
-    show(answer)
+    show(library.ask(question, top_k))  # a QuestionError is a UserError: one line, exit 2
     return EXIT_OK
 
 
@@ -435,13 +402,18 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return EXIT_USAGE
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    return _dispatch(args)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    """Run the command; every exception becomes one line and its status from ``exit_status``."""
     try:
         return COMMANDS[args.command](args)
-    except UsageError as exc:
+    except UserError as exc:  # a bad flag or setting, no articles folder, a broken install
         print(f"citebot: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        return 130
+        return exit_status(exc)
+    except KeyboardInterrupt as exc:
+        return exit_status(exc)
     except BrokenPipeError:
         # The reader went away (`citebot search - | head -1`): stop quietly. Point stdout at
         # devnull so the interpreter's final flush does not complain on stderr.
@@ -453,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("CITEBOT_DEBUG"):
             raise
         print(f"citebot: error: {exc.__class__.__name__}: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return exit_status(exc)
 
 
 if __name__ == "__main__":

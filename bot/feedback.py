@@ -2,7 +2,8 @@
 
 The buttons have fixed ``custom_id``s and the view no timeout, so after a restart discord.py
 still routes clicks on old answers here; which answer was clicked is the interaction's message
-id, looked up in the record. Every database call runs in a thread (``bot.db``).
+id, looked up in the record. Every database call runs in a thread (``Records.call``); the view
+gets the library, the record and the scoring threads through its constructor.
 """
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ import discord
 from bot.render import DESCRIPTION_MAX, clip
 
 if TYPE_CHECKING:  # pragma: no cover
-    from bot.client import CiteBot
+    from retrieval import Library
+
+    from bot.services import OffLoop, Records
 
 NO_MENTIONS = discord.AllowedMentions.none()
 UP, DOWN, MORE = "citebot:vote:up", "citebot:vote:down", "citebot:more"
@@ -26,9 +29,12 @@ log = logging.getLogger("citebot.discord")
 class FeedbackView(discord.ui.View):
     """The buttons under an answer."""
 
-    def __init__(self, bot: "CiteBot") -> None:
+    def __init__(self, *, library: "Library", top_k: int, off_loop: "OffLoop", records: "Records") -> None:
         super().__init__(timeout=None)
-        self.bot = bot
+        self.library = library
+        self.top_k = top_k
+        self.off_loop = off_loop
+        self.records = records
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item) -> None:
         """As the bot's one error handler words it: a logged traceback, one short private reply."""
@@ -43,15 +49,15 @@ class FeedbackView(discord.ui.View):
 
     @discord.ui.button(emoji="👍", style=discord.ButtonStyle.secondary, custom_id=UP)
     async def up(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
-        await vote(self.bot, interaction, 1)
+        await vote(self.records, interaction, 1)
 
     @discord.ui.button(emoji="👎", style=discord.ButtonStyle.secondary, custom_id=DOWN)
     async def down(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
-        await vote(self.bot, interaction, -1)
+        await vote(self.records, interaction, -1)
 
     @discord.ui.button(label="More sources", style=discord.ButtonStyle.secondary, custom_id=MORE)
     async def more(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
-        await more_sources(self.bot, interaction)
+        await more_sources(self, interaction)
 
 
 async def _say(interaction: discord.Interaction, text: str = "", embed: discord.Embed | None = None) -> None:
@@ -61,16 +67,16 @@ async def _say(interaction: discord.Interaction, text: str = "", embed: discord.
     await interaction.response.send_message(text or None, **kwargs)
 
 
-async def vote(bot: "CiteBot", interaction: discord.Interaction, value: int) -> None:
+async def vote(records: "Records", interaction: discord.Interaction, value: int) -> None:
     """Record (or change) this user's vote on this answer; tell only them."""
     message = interaction.message
-    record = bot.record
+    record = records.record
     if message is None or record is None:
-        await _say(interaction, f"Thanks! Votes aren't being recorded here{_why(bot)}.")
+        await _say(interaction, f"Thanks! Votes aren't being recorded here{_why(records)}.")
         return
-    counts = await bot.db(record.vote, message.id, interaction.user.id, value)
+    counts = await records.call(record.vote, message.id, interaction.user.id, value)
     if counts is None:
-        await _say(interaction, f"Thanks! This answer isn't in the record, so the vote wasn't kept{_why(bot)}.")
+        await _say(interaction, f"Thanks! This answer isn't in the record, so the vote wasn't kept{_why(records)}.")
         return
     ups, downs = counts
     mark = "👍" if value > 0 else "👎"
@@ -78,16 +84,17 @@ async def vote(bot: "CiteBot", interaction: discord.Interaction, value: int) -> 
                             f"This answer has {ups} 👍 and {downs} 👎.")
 
 
-def _why(bot: "CiteBot") -> str:
-    return f" ({bot.record_problem_public})" if bot.record_problem else ""
+def _why(records: "Records") -> str:
+    return f" ({records.problem_public})" if records.problem else ""
 
 
-async def more_sources(bot: "CiteBot", interaction: discord.Interaction) -> None:
+async def more_sources(view: FeedbackView, interaction: discord.Interaction) -> None:
     """The next passages for the answer's question, beyond those it already cites."""
     message = interaction.message
     question, searched, cited = "", "", set()
-    if message is not None and bot.record is not None:
-        row = await bot.db(bot.record.question_for, message.id)
+    record = view.records.record
+    if message is not None and record is not None:
+        row = await view.records.call(record.question_for, message.id)
         if row is not None:
             question, searched, citations = row
             cited = {(c.get("path"), c.get("paragraph")) for c in citations}
@@ -96,8 +103,7 @@ async def more_sources(bot: "CiteBot", interaction: discord.Interaction) -> None
     if not searched:
         await _say(interaction, "I can't tell which question this answer was for.")
         return
-    top_k = bot.settings.top_k
-    hits = await bot.score(bot.library.search, searched, top_k + len(cited) + MORE_PASSAGES)
+    hits = await view.off_loop.run_blocking(view.library.search, searched, view.top_k + len(cited) + MORE_PASSAGES)
     fresh = [h for h in hits if (h.passage.article.path, h.passage.paragraph) not in cited][:MORE_PASSAGES]
     if not fresh:
         await _say(interaction, "No more passages match this question.")

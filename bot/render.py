@@ -24,6 +24,7 @@ FIELD_VALUE_MAX = 1024
 FIELDS_MAX = 25
 FOOTER_MAX = 2048
 EMBED_TOTAL_MAX = 6000
+EXAMPLE = "Where might the second summit be held?"  # the example question help and usage show
 NOTE_MAX = 160  # a footer note ("follow-up to …"): short, so the budgets above still hold
 ELLIPSIS = "…"
 

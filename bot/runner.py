@@ -15,14 +15,15 @@ from typing import TYPE_CHECKING
 
 import discord
 
+from bot.compose import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, UsageError, exit_status
+from retrieval.errors import UserError
+
 if TYPE_CHECKING:  # pragma: no cover
     from discord.ext import commands
 
     from config import Settings
 
 log = logging.getLogger("citebot.discord")
-
-EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 NO_TOKEN = ("no Discord token: set DISCORD_TOKEN (or CITEBOT_DISCORD__TOKEN) in the environment "
             "or in .env")
 BAD_TOKEN = "Discord rejected the token: check DISCORD_TOKEN (Developer Portal > Bot > Reset Token)"
@@ -65,31 +66,33 @@ def _fail(message: str) -> None:
     print(f"citebot: {message}", file=sys.stderr, flush=True)
 
 
+def _failed(error: UserError) -> int:
+    """Say a ``UserError`` in one line; its exit status from the one mapping (``exit_status``)."""
+    _fail(str(error))
+    return exit_status(error)
+
+
 def run_bot(settings: "Settings", *, sync_global: bool = False) -> int:
     """Start the bot and block until it stops; returns the process exit status."""
     secret = settings.token
     token = secret.get_secret_value().strip() if secret is not None else ""
     if not token:
-        _fail(NO_TOKEN)
-        return EXIT_USAGE
+        return _failed(UsageError(NO_TOKEN))
     redactor = _install_redaction(token)
     try:
         from bot.client import create_bot
-        from retrieval import FolderError
-        from retrieval.ranker import ModelError
 
         try:
             bot = create_bot(settings, sync_global=sync_global)
-        except (FolderError, ModelError) as exc:
-            _fail(str(exc))
-            return EXIT_USAGE
-        stats = bot.library.stats()  # type: ignore[attr-defined]
+        except UserError as exc:  # no articles folder, a broken install
+            return _failed(exc)
+        stats = bot.library.stats()
         log.info("serving %d articles (%d passages) from %s; %d skipped", stats.articles, stats.passages,
                  settings.articles_dir, len(stats.skipped))
         try:
             return asyncio.run(serve(bot, token))
         except KeyboardInterrupt:  # a second Ctrl-C while closing
-            return 130
+            return EXIT_INTERRUPTED
     finally:
         _remove_redaction(redactor)
 
@@ -132,11 +135,9 @@ def _exit_status(runner: asyncio.Task, token: str) -> int:
     if error is None:
         return EXIT_OK
     if isinstance(error, discord.LoginFailure):
-        _fail(BAD_TOKEN)
-        return EXIT_USAGE
+        return _failed(UsageError(BAD_TOKEN))
     if isinstance(error, discord.PrivilegedIntentsRequired):
-        _fail(NO_INTENT)
-        return EXIT_USAGE
+        return _failed(UsageError(NO_INTENT))
     log.error("the bot stopped: %s", error.__class__.__name__, exc_info=(type(error), error, error.__traceback__))
     _fail(f"the bot stopped: {error.__class__.__name__}: {str(error).replace(token, '[token]')}")
     return EXIT_ERROR

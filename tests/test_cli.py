@@ -523,3 +523,21 @@ def test_version_names_the_installed_version(capsys) -> None:
 
     assert cli.main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"citebot {version('citebot')}"
+
+
+def test_every_engine_exception_is_a_citebot_error_and_keeps_its_builtin_base() -> None:
+    """One hierarchy: front ends catch ``UserError`` (message safe to show) instead of each class."""
+    from retrieval.cache import CacheError
+    from retrieval.errors import CitebotError, UserError
+    from retrieval.formats import FormatError
+    from retrieval.intake import IntakeError
+    from retrieval.library import FolderError, QuestionError
+    from retrieval.ranker import ModelError
+
+    for cls, builtin in ((QuestionError, ValueError), (FolderError, ValueError), (IntakeError, ValueError),
+                         (ModelError, RuntimeError), (FormatError, Exception)):
+        assert issubclass(cls, UserError) and issubclass(cls, builtin), cls
+    assert issubclass(CacheError, CitebotError) and not issubclass(CacheError, UserError)
+    from bot.compose import EXIT_ERROR, EXIT_USAGE, exit_status
+
+    assert exit_status(FolderError("no folder")) == EXIT_USAGE and exit_status(CacheError("x")) == EXIT_ERROR

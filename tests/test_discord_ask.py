@@ -15,7 +15,8 @@ from discord.ext import commands
 
 from bot.checks import AskingTooFast
 from bot.render import CONTENT_MAX, DESCRIPTION_MAX, EMBED_TOTAL_MAX, FIELDS_MAX, dlen, dlen_embed
-from fixtures.discord.simbot import ARTICLES, SEEDS, assert_no_pings, embed_text, errors_of, make_bot
+from fixtures.discord.simbot import (ARTICLES, SEEDS, assert_no_pings, embed_text, errors_of, make_bot,
+                                    sent_payloads)
 from retrieval import Answer, Citation, Library
 
 FERRY_Q = "How often will the harbour ferry run?"
@@ -330,3 +331,38 @@ async def test_guild_ids_sync_commands_to_those_servers_on_start():
         assert "every forty minutes" in only_embed(result.response.message).description
         paths = [e.path for e in env.http_requests if e.method == "PUT"]
         assert any(f"/guilds/{guild_id}/commands" in p for p in paths), paths
+
+
+async def test_cogs_use_the_collaborators_they_were_given_not_the_bots_attributes():
+    """The bot is no service locator: once the cogs are set up, blanking what the bot holds
+    changes nothing for !ask, /ask, @mentions, help or the admin commands."""
+    async with simcord.run(make_bot()) as env:
+        guild, channel, alice = world(env)
+        for name in ("library", "settings", "servers", "records", "off_loop"):
+            setattr(env.bot, name, None)
+        await alice.send(channel, f"!ask {FERRY_Q}")
+        assert "every forty minutes" in only_embed(channel.last_message).description
+        result = await alice.slash(channel, "ask", question=WATER_Q)
+        assert "boil" in only_embed(result.response.message).description.lower()
+        await alice.send(channel, f"{env.bot.user.mention} {FERRY_Q}")
+        assert "every forty minutes" in only_embed(channel.last_message).description
+        await alice.send(channel, "!help")
+        assert "How to ask" in only_embed(channel.last_message).title
+        mods = guild.create_role("mods", permissions=discord.Permissions(manage_guild=True))
+        admin = guild.add_member(env.create_user("admin"), roles=[mods])
+        stats = await admin.slash(channel, "articles")
+        assert stats.ephemeral and "articles" in stats.response.message.content
+        assert_no_pings(env, at_least=5)
+
+
+async def test_a_command_that_mentions_the_bot_in_a_help_desk_channel_is_answered_once():
+    """Commands go to the bot, plain questions to the Ask cog's listener: never both."""
+    async with simcord.run(make_bot()) as env:
+        guild, channel, alice = world(env)
+        env.bot.get_cog("Ask").servers.defaults.help_desk_channel_ids.append(channel.id)
+        await alice.send(channel, f"!ask {FERRY_Q}")
+        await alice.send(channel, f"{env.bot.user.mention} ask {FERRY_Q}")
+        await alice.send(channel, "When will the keeper's cottage open as a museum?")
+        bodies = [body for _, body in sent_payloads(env)]
+        assert len(bodies) == 3, bodies
+        assert "small museum in June" in only_embed(channel.last_message).description

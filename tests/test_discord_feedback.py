@@ -193,7 +193,7 @@ async def test_a_failing_button_gets_one_polite_private_reply_and_a_logged_trace
         def broken(*args):
             raise RuntimeError("disk on fire")
 
-        monkeypatch.setattr(env.bot.record, "vote", broken)
+        monkeypatch.setattr(env.bot.records.record, "vote", broken)
         result = await alice.click(channel.last_message, custom_id=UP)
         assert result.ephemeral and result.response.content.startswith("Sorry, something went wrong")
         env.errors.clear()
@@ -205,7 +205,7 @@ async def test_record_turning_read_only_while_running_keeps_answers_and_says_why
         channel, alice, _, _ = world(env)
         await alice.send(channel, f"!ask {FERRY_Q}")
         # The disk goes read-only under the running bot: its connection can no longer write.
-        record = env.bot.record
+        record = env.bot.records.record
         record._db.close()
         record._db = sqlite3.connect(f"{record_path.as_uri()}?mode=ro", uri=True, check_same_thread=False)
         await alice.send(channel, f"!ask {FERRY_Q}")
@@ -216,7 +216,7 @@ async def test_record_turning_read_only_while_running_keeps_answers_and_says_why
         assert len(answers) == 3
         assert notes == ["Note: questions and votes aren't being recorded (the record database is read-only; "
                          "the details are in the bot's log). Answers are not affected."]
-        assert env.bot.record is None
+        assert env.bot.records.record is None
     assert sum("not being recorded" in r.getMessage() for r in caplog.records) == 1
     with sqlite3.connect(record_path) as db:
         assert db.execute("SELECT COUNT(*) FROM questions").fetchone() == (1,)  # nothing lost before

@@ -10,7 +10,8 @@ import discord
 import pytest
 import simcord
 
-from bot.checks import AskingTooFast, ChannelNotAllowed, NotAdmin, UserFacingError
+from bot.checks import AskingTooFast, ChannelNotAllowed, NotAdmin
+from retrieval.errors import UserError
 from fixtures.discord.simbot import ARTICLES, errors_of, make_bot, sent_payloads
 
 FERRY_Q = "How often will the harbour ferry run?"
@@ -98,7 +99,7 @@ async def test_bad_values_are_refused_with_the_bounds_and_nothing_changes(folder
         assert "*(this server)*" not in shown.response.content
         refused = await alice.slash(general, "settings", thread_mode=True)
         assert refused.response.content.startswith("Sorry, only server admins")
-        assert errors_of(env, UserFacingError) and errors_of(env, NotAdmin)
+        assert errors_of(env, UserError) and errors_of(env, NotAdmin)
 
 
 async def test_admin_roles_and_help_desk_per_server(folder, tmp_path):
@@ -118,7 +119,7 @@ async def test_without_a_record_settings_cannot_be_saved(folder):
         _, general, _, admin, _ = server(env, "one")
         result = await admin.slash(general, "settings", thread_mode=True)
         assert result.response.content.startswith("Server settings can't be saved: no record database")
-        errors_of(env, UserFacingError)
+        errors_of(env, UserError)
 
 
 def test_a_version_1_record_is_migrated_keeping_its_questions(tmp_path):

@@ -13,26 +13,35 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.checks import NotAdmin, UserFacingError, is_admin
-from bot.servers import SERVER_KEYS, SettingsError
+from bot.checks import NotAdmin, is_admin
 from bot.cogs import respond
 from bot.render import CONTENT_MAX, added_text, clip, refresh_text, stats_text
-from retrieval.intake import IntakeError, add_article, clean_name
+from bot.servers import SERVER_KEYS, ServerSettings, SettingsError
+from retrieval.errors import UserError
+from retrieval.intake import add_article, clean_name
 
 if TYPE_CHECKING:  # pragma: no cover
-    from bot.client import CiteBot
+    from config import Settings
+    from retrieval import Library
+
+    from bot.services import OffLoop, Records
 
 
 class AdminCog(commands.Cog, name="Admin"):
-    def __init__(self, bot: "CiteBot") -> None:
-        self.bot = bot
-        self.library = bot.library
-        self.discord = bot.settings.discord
+    """Admin commands over the collaborators it is given (never looked up on the bot)."""
+
+    def __init__(self, *, library: "Library", settings: "Settings", servers: ServerSettings,
+                 off_loop: "OffLoop", records: "Records") -> None:
+        self.library = library
+        self.top_k = settings.top_k
+        self.servers = servers
+        self.off_loop = off_loop
+        self.records = records
         # An upload must pass both the Discord cap and the engine's per-file cap.
-        self.max_upload = min(self.discord.max_upload_bytes, bot.settings.max_file_bytes)
+        self.max_upload = min(settings.discord.max_upload_bytes, settings.max_file_bytes)
 
     async def cog_check(self, ctx: commands.Context) -> bool:  # type: ignore[override]
-        roles = self.bot.servers.get(ctx.guild.id if ctx.guild else None).admin_role_ids
+        roles = self.servers.get(ctx.guild.id if ctx.guild else None).admin_role_ids
         if not is_admin(ctx.author, roles):
             raise NotAdmin(in_dm=ctx.guild is None)
         return True
@@ -55,23 +64,17 @@ class AdminCog(commands.Cog, name="Admin"):
     @app_commands.describe(file="The article file (.txt .md .rst .html .pdf .docx .epub .rss .atom .xml)",
                            replace="Overwrite an existing file with the same name (default: no)")
     async def add(self, ctx: commands.Context, file: discord.Attachment, replace: bool = False) -> None:
-        try:  # refuse bad names and oversized files before downloading anything
-            name = clean_name(file.filename)
-        except IntakeError as exc:
-            raise UserFacingError(str(exc)) from None
+        name = clean_name(file.filename)  # refuse bad names and oversized files before downloading
         if file.size > self.max_upload:
-            raise UserFacingError(f"The file is too large ({file.size:,} bytes; the limit is {self.max_upload:,}).")
+            raise UserError(f"The file is too large ({file.size:,} bytes; the limit is {self.max_upload:,}).")
         await ctx.defer(ephemeral=True)
         data = await file.read()
-        try:
-            result = await asyncio.to_thread(
-                add_article, self.library, name, data, replace=replace, max_bytes=self.max_upload
-            )
-        except IntakeError as exc:
-            raise UserFacingError(str(exc)) from None
+        result = await asyncio.to_thread(
+            add_article, self.library, name, data, replace=replace, max_bytes=self.max_upload
+        )  # an IntakeError is worded by the error handler
         text = added_text(result.name, replaced=result.replaced, title=result.title,
                           passages=result.passages, reason=result.reason)
-        answered = await recheck_gaps(self.bot, result.name)
+        answered = await recheck_gaps(self.library, self.top_k, self.off_loop, self.records, result.name)
         if answered:
             text += f"\nIt answers {answered} question{'s' if answered != 1 else ''} listed in /gaps."
         await respond(ctx, text, ephemeral=True)
@@ -79,10 +82,10 @@ class AdminCog(commands.Cog, name="Admin"):
     @commands.hybrid_command(name="gaps", description="Admin: questions the articles could not answer, and answers voted down")
     async def gaps(self, ctx: commands.Context) -> None:
         await ctx.defer(ephemeral=True)
-        record = self.bot.record
-        gaps = await self.bot.db(record.gaps) if record is not None else None
+        record = self.records.record
+        gaps = await self.records.call(record.gaps) if record is not None else None
         if gaps is None:
-            why = self.bot.record_problem or "no record is kept (set record_path, or use_cache = true)"
+            why = self.records.problem or "no record is kept (set record_path, or use_cache = true)"
             await respond(ctx, f"No record of questions: {why}.", ephemeral=True)
             return
         await respond(ctx, gaps_message(gaps), ephemeral=True)
@@ -104,8 +107,8 @@ class AdminCog(commands.Cog, name="Admin"):
                        cooldown_seconds: float | None = None, reset: bool = False) -> None:
         await ctx.defer(ephemeral=True)
         guild_id = ctx.guild.id  # admin commands only run in servers (cog_check)
-        servers = self.bot.servers
-        record = self.bot.record
+        servers = self.servers
+        record = self.records.record
         changes: dict = {}
         for key, text in (("allowed_channel_ids", answer_channels), ("help_desk_channel_ids", help_desk_channels),
                           ("admin_role_ids", admin_roles)):
@@ -117,16 +120,16 @@ class AdminCog(commands.Cog, name="Admin"):
                 changes[key] = value
         if changes or reset:
             if record is None:
-                why = self.bot.record_problem or "no record database is kept (set record_path, or use_cache = true)"
-                raise UserFacingError(f"Server settings can't be saved: {why}.")
+                why = self.records.problem or "no record database is kept (set record_path, or use_cache = true)"
+                raise UserError(f"Server settings can't be saved: {why}.")
             try:
                 overrides = {} if reset else servers.check(guild_id, changes)
             except SettingsError as exc:
-                raise UserFacingError(f"Not changed: {exc}.") from None
+                raise UserError(f"Not changed: {exc}.") from None
             stored = {k: overrides.get(k) for k in SERVER_KEYS}
-            saved = await self.bot.db(_save_settings, record, guild_id, stored, reset)
+            saved = await self.records.call(_save_settings, record, guild_id, stored, reset)
             if saved is None:
-                raise UserFacingError(f"Server settings can't be saved: {self.bot.record_problem}.")
+                raise UserError(f"Server settings can't be saved: {self.records.problem}.")
             servers.apply(guild_id, overrides)
         await respond(ctx, settings_message(servers, guild_id, changed=bool(changes or reset)), ephemeral=True)
 
@@ -181,27 +184,26 @@ def gaps_message(gaps) -> str:
     return "\n".join(lines)
 
 
-async def recheck_gaps(bot: "CiteBot", added: str) -> int:
+async def recheck_gaps(library: "Library", top_k: int, off_loop: "OffLoop", records: "Records", added: str) -> int:
     """Re-ask the listed unanswered questions after ``added`` was indexed (scoring and record off
     the loop); mark those now answered from that article. Returns how many."""
-    record = bot.record
+    record = records.record
     if record is None:
         return 0
-    open_questions = await bot.db(record.open_questions)
+    open_questions = await records.call(record.open_questions)
     if not open_questions:
         return 0
-    top_k = bot.settings.top_k
 
     def ask_all() -> dict[str, str]:
         found: dict[str, str] = {}
         for key, question in open_questions:
-            answer = bot.library.ask(question, top_k)
+            answer = library.ask(question, top_k)
             source = next((c for c in answer.citations if c.path == added), None) if answer.found else None
             if source is not None:
                 found[key] = f"{source.title} ({source.path})"
         return found
 
-    answered = await bot.score(ask_all)
+    answered = await off_loop.run_blocking(ask_all)
     if answered:
-        await bot.db(record.mark_answered, answered)
+        await records.call(record.mark_answered, answered)
     return len(answered)

@@ -2,7 +2,8 @@
 
 Every entry point goes through the same gates (channel allowlist / DM switch, per-user
 cooldown, question cap) and the same ``answer`` path; failures are raised, not replied to,
-so the bot's one error handler words them.
+so the bot's one error handler words them. @mentions, replies to an answer and help-desk
+messages arrive through this cog's own ``on_message`` listener.
 """
 from __future__ import annotations
 
@@ -17,18 +18,21 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.checks import AskingTooFast, ChannelNotAllowed, UserFacingError, channel_allowed
+from bot.checks import AskingTooFast, ChannelNotAllowed, channel_allowed
 from bot.cogs import embeds_allowed, respond, send_in
-from bot.render import clip, help_text, render_answer, render_help
-from retrieval import QuestionError, clean_question
-from bot.conversations import followup_note, previous_turn
+from bot.conversations import followup_note, is_bot_thread, previous_turn, replied_turn
+from bot.render import EXAMPLE, clip, help_text, render_answer, render_help
+from retrieval import clean_question
 from retrieval.followup import Resolution, resolve
 from retrieval.sources import with_sources
 
 if TYPE_CHECKING:  # pragma: no cover
-    from bot.client import CiteBot
+    from config import Settings
+    from retrieval import Library
 
-EXAMPLE = "Where might the second summit be held?"
+    from bot.servers import ServerSettings
+    from bot.services import OffLoop, Records
+
 THREAD_NAME_MAX = 100  # Discord's limit for a thread name
 log = logging.getLogger("citebot.discord")
 
@@ -47,25 +51,32 @@ def mention_question(content: str, bot_id: int) -> str | None:
 
 
 class AskCog(commands.Cog, name="Ask"):
-    """Answers questions; holds no state besides what the bot hands it."""
+    """Answers questions with the collaborators it is given; the bot is used only as Discord
+    (its user, contexts, error dispatch), never as a place to look services up."""
 
-    def __init__(self, bot: "CiteBot") -> None:
+    def __init__(self, bot: commands.Bot, *, library: "Library", settings: "Settings",
+                 servers: "ServerSettings", off_loop: "OffLoop", records: "Records",
+                 buttons: discord.ui.View | None = None) -> None:
         self.bot = bot
-        self.library = bot.library
-        self.settings = bot.settings
-        self.discord = bot.settings.discord
+        self.library = library
+        self.settings = settings
+        self.discord = settings.discord
+        self.servers = servers
+        self.off_loop = off_loop
+        self.records = records
+        self.buttons = buttons
 
     # --- gates ------------------------------------------------------------------------------
 
     def gate(self, channel: discord.abc.Messageable | None) -> None:
         guild = getattr(channel, "guild", None)
-        d = self.bot.servers.get(guild.id if guild is not None else None)
+        d = self.servers.get(guild.id if guild is not None else None)
         if not channel_allowed(channel, allow_dms=d.allow_dms, allowed_channel_ids=d.allowed_channel_ids):
             in_dm = channel is None or isinstance(channel, discord.DMChannel)
             raise ChannelNotAllowed(in_dm, tuple(d.allowed_channel_ids))
 
     def spend(self, user: discord.abc.User, guild: discord.Guild | None = None) -> None:
-        wait = self.bot.servers.cooldowns(guild.id if guild is not None else None).hit(user.id)
+        wait = self.servers.cooldowns(guild.id if guild is not None else None).hit(user.id)
         if wait > 0:
             raise AskingTooFast(wait)
 
@@ -81,10 +92,7 @@ class AskCog(commands.Cog, name="Ask"):
         """Check the question, defer a slash command at once, read it with the conversation it
         continues, score and render in a thread, reply (in a new thread in thread mode)."""
         limit = min(self.discord.max_question_chars, self.library.max_question_chars)
-        try:
-            question = clean_question(question, limit)
-        except QuestionError as exc:
-            raise UserFacingError(str(exc)) from None
+        question = clean_question(question, limit)  # a QuestionError is worded by the error handler
         if ctx.interaction is not None:
             await ctx.defer()  # within Discord's 3 s, before any real work
         me = self.bot.user
@@ -98,19 +106,16 @@ class AskCog(commands.Cog, name="Ask"):
             return resolution, with_sources(self.library.ask(resolution.question, top_k), self.library.snapshot)
 
         started = time.perf_counter()
-        try:
-            resolution, answer = await self.bot.score(work)
-        except QuestionError as exc:
-            raise UserFacingError(str(exc)) from None
+        resolution, answer = await self.off_loop.run_blocking(work)
         took_ms = (time.perf_counter() - started) * 1000
         answer = dataclasses.replace(answer, question=question)  # the user's words, not the search text
         note = followup_note(previous.shown, resolution.carried) if resolution.followup and previous else ""
         # Rendering escapes and clips article text: linear, but a huge title or quote is still
         # real work, so it runs on the scoring threads too, never on the event loop.
         render = functools.partial(render_answer, answer, took_ms=took_ms, embeds=embeds_allowed(ctx), note=note)
-        reply = await self.bot.score(render)
+        reply = await self.off_loop.run_blocking(render)
         thread = await self.open_thread(ctx, question) if message is not None else None
-        view = self.bot.feedback_buttons
+        view = self.buttons
         if thread is not None:
             sent = await send_in(thread, reply, view=view)
         else:
@@ -124,28 +129,29 @@ class AskCog(commands.Cog, name="Ask"):
                    answer) -> None:
         """Store the question and what it got (off the loop); if the record is off for a reason
         not yet told, say why once."""
-        record = self.bot.record
+        record = self.records.record
         if record is not None:
             citations = [{"n": c.n, "title": c.title, "path": c.path, "paragraph": c.paragraph}
                          for c in answer.citations]
-            await self.bot.db(functools.partial(
+            await self.records.call(functools.partial(
                 record.add, question=question, searched=searched, found=answer.found,
                 answer=answer.text if answer.found else "", citations=citations,
                 message_id=sent.id if sent is not None else None,
                 guild_id=ctx.guild.id if ctx.guild else None, channel_id=getattr(ctx.channel, "id", None),
                 user_id=ctx.author.id))
-        if self.bot.record_notice_due:
-            self.bot.record_notice_due = False
-            await respond(ctx, f"Note: questions and votes aren't being recorded ({self.bot.record_problem_public}). "
+        if self.records.notice_due:
+            self.records.notice_due = False
+            await respond(ctx, f"Note: questions and votes aren't being recorded ({self.records.problem_public}). "
                                "Answers are not affected.")
 
     @commands.hybrid_command(name="forget", description="Delete the questions and votes citebot recorded from you")
     async def forget(self, ctx: commands.Context) -> None:
         await ctx.defer(ephemeral=True)
-        if self.bot.record is None:
+        record = self.records.record
+        if record is None:
             await respond(ctx, "Nothing is recorded here.", ephemeral=True)
             return
-        removed = await self.bot.db(self.bot.record.forget_user, ctx.author.id)
+        removed = await self.records.call(record.forget_user, ctx.author.id)
         text = (f"Deleted {removed} recorded entr{'y' if removed == 1 else 'ies'} of yours." if removed is not None
                 else "The record can't be changed right now; please try again later.")
         await respond(ctx, text, ephemeral=True)
@@ -159,7 +165,7 @@ class AskCog(commands.Cog, name="Ask"):
 
     def threads_here(self, channel: object) -> bool:
         """Thread mode is on for this server and ``channel`` is a server text channel."""
-        return isinstance(channel, discord.TextChannel) and self.bot.servers.get(channel.guild.id).thread_mode
+        return isinstance(channel, discord.TextChannel) and self.servers.get(channel.guild.id).thread_mode
 
     async def start_thread(self, channel: discord.TextChannel, starter: discord.Message,
                            question: str) -> discord.Thread | None:
@@ -174,9 +180,38 @@ class AskCog(commands.Cog, name="Ask"):
     async def ask(self, ctx: commands.Context, *, question: str) -> None:
         await self.answer(ctx, question)
 
-    async def on_mention(self, message: discord.Message, question: str) -> None:
-        """``@citebot <question>``: the same gates and answer path as ``ask``; bare mention = help."""
+    @commands.Cog.listener("on_message")
+    async def on_plain_message(self, message: discord.Message) -> None:
+        """A message that is no command but a question: an @mention, a reply to one of the
+        bot's answers, a message in a thread it answers in or in a help-desk channel. Commands
+        are left to the bot (which invokes them), so nothing is answered twice."""
+        me = self.bot.user
+        if message.author.bot or me is None:
+            return
+        question = mention_question(message.content, me.id)
+        if question is None and self.unprompted(message, me.id):
+            question = " ".join(message.content.split())
+        if question is None:
+            return
         ctx = await self.bot.get_context(message)
+        if ctx.command is None:
+            await self.on_mention(ctx, question)
+
+    def unprompted(self, message: discord.Message, bot_id: int) -> bool:
+        """A message answered without a mention or command: a reply to one of the bot's answers,
+        a message in a thread the bot answers in, or any message in a help-desk channel."""
+        if not (message.content or "").strip():
+            return False
+        channel = message.channel
+        parent = getattr(channel, "parent_id", None)
+        desk = set(self.servers.get(message.guild.id if message.guild else None).help_desk_channel_ids)
+        if desk and (channel.id in desk or parent in desk):
+            return True
+        return is_bot_thread(channel, bot_id) or replied_turn(message, bot_id) is not None
+
+    async def on_mention(self, ctx: commands.Context, question: str) -> None:
+        """``@citebot <question>``: the same gates and answer path as ``ask``; bare mention = help."""
+        message = ctx.message
         try:
             self.gate(message.channel)
             if not question:
@@ -195,7 +230,7 @@ class AskCog(commands.Cog, name="Ask"):
         await self.send_help(ctx)
 
     async def send_help(self, ctx: commands.Context) -> None:
-        titles, stats = await self.bot.score(lambda: (self.library.titles()[:50], self.library.stats()))
+        titles, stats = await self.off_loop.run_blocking(lambda: (self.library.titles()[:50], self.library.stats()))
         d = self.discord
         text = help_text(
             titles, prefix=d.command_prefix, prefix_enabled=d.message_content_intent,
