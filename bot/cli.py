@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, TextIO
 
-from bot.compose import EXIT_OK, EXIT_USAGE, UsageError, exit_status, folder_watcher, open_library
+from bot.compose import EXIT_OK, UsageError, exit_status, folder_watcher, open_library
 from bot.format import answer_json, answer_text, error_json, hits_json, hits_text
 from retrieval.errors import UserError
 from retrieval.sources import with_sources
@@ -107,13 +107,21 @@ def _settings(args: argparse.Namespace):
     if getattr(args, "no_cache", False):
         overrides["use_cache"] = False
     try:
-        return load_settings(**overrides)
+        settings = load_settings(**overrides)
     except SettingsLoadError as exc:
         raise UsageError(str(exc)) from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
         raise UsageError(f"invalid setting {where}: {first.get('msg')}") from None
+    # log_level from any layer (TOML, .env, CITEBOT_LOG_LEVEL); main() restores the level after.
+    logging.getLogger().setLevel(settings.log_level or _default_log_level(args.command))
+    return settings
+
+
+def _default_log_level(command: str) -> str:
+    """Unset ``log_level``: the bot logs what it serves, the one-shot commands warnings only."""
+    return "INFO" if command == "run" else "WARNING"
 
 
 def _progress_printer(stream: TextIO) -> Callable[[str, int, int], None] | None:
@@ -350,13 +358,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     from bot.runner import run_bot
 
-    root = logging.getLogger()
-    previous = root.level
-    root.setLevel(settings.log_level)  # log_level from .env or settings.toml counts too, not only the env
-    try:
-        return run_bot(settings, sync_global=args.sync_global)
-    finally:
-        root.setLevel(previous)
+    return run_bot(settings, sync_global=args.sync_global)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -396,13 +398,14 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
-    level = os.environ.get("CITEBOT_LOG_LEVEL", "WARNING" if args.command != "run" else "INFO").upper()
-    if not isinstance(logging.getLevelName(level), int):
-        print(f"citebot: CITEBOT_LOG_LEVEL={level!r} is not a log level (DEBUG, INFO, WARNING, ERROR)",
-              file=sys.stderr)
-        return EXIT_USAGE
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    return _dispatch(args)
+    root = logging.getLogger()
+    previous = root.level  # in-process callers (tests) get their level back
+    logging.basicConfig(level=_default_log_level(args.command), format="%(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    try:
+        return _dispatch(args)
+    finally:
+        root.setLevel(previous)
 
 
 def _dispatch(args: argparse.Namespace) -> int:

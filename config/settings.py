@@ -102,7 +102,12 @@ class Settings(BaseSettings):
     # watchfiles takes the debounce as an integer: an enormous one overflows and the watcher dies.
     watch_debounce_ms: int = Field(default=300, ge=0, le=60_000)
     watch_stable_ms: int = Field(default=200, ge=0, le=60_000)
-    log_level: str = "INFO"
+    # Worker processes that tokenise a large folder when it is first indexed (Linux; 0 or 1 = in
+    # this process). Unset: one per core. The engine reads it as CITEBOT_TOKENIZE_WORKERS, which
+    # the composition root (bot.compose.open_library) sets from here, so TOML and .env count too.
+    tokenize_workers: int | None = Field(default=None, ge=0, le=1_024)
+    # Unset: INFO for `citebot run`, WARNING for the one-shot commands (ask, search, index, report).
+    log_level: str | None = None
     # The record of questions, answers and votes (SQLite). Unset: <cache_dir>/record.sqlite3 when
     # use_cache is on, else no record.
     record_path: Path | None = None
@@ -129,6 +134,8 @@ class Settings(BaseSettings):
     @classmethod
     def _known_log_level(cls, value: Any) -> Any:
         # The names logging knows (WARN and FATAL too), as the CLI accepts CITEBOT_LOG_LEVEL.
+        if value is None:
+            return None
         if isinstance(value, str) and isinstance(logging.getLevelName(value.strip().upper()), int):
             return value.strip().upper()
         raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")

@@ -525,6 +525,43 @@ def test_version_names_the_installed_version(capsys) -> None:
     assert capsys.readouterr().out.strip() == f"citebot {version('citebot')}"
 
 
+def test_log_level_from_dotenv_applies_to_one_shot_commands_and_is_restored(in_process: Path, articles: Path,
+                                                                              monkeypatch) -> None:
+    """``log_level`` comes from every settings layer (here .env), not only CITEBOT_LOG_LEVEL."""
+    import logging
+
+    from retrieval import Library
+
+    (in_process / ".env").write_text("CITEBOT_LOG_LEVEL=DEBUG\n")
+    seen: list[int] = []
+    real_search = Library.search
+
+    def spy(self, *args, **kwargs):
+        seen.append(logging.getLogger().getEffectiveLevel())
+        return real_search(self, *args, **kwargs)
+
+    monkeypatch.setattr(Library, "search", spy)
+    before = logging.getLogger().level
+    assert cli.main(["search", "--no-cache", "--articles", str(articles), "summit"]) == 0
+    assert seen == [logging.DEBUG]
+    assert logging.getLogger().level == before
+
+
+def test_tokenize_workers_is_a_checked_setting_that_reaches_the_engine(in_process: Path, articles: Path,
+                                                                        capsys, monkeypatch) -> None:
+    """CITEBOT_TOKENIZE_WORKERS is validated like every setting, and a .env value reaches the engine."""
+    monkeypatch.setenv("CITEBOT_TOKENIZE_WORKERS", "lots")
+    assert cli.main(["index", "--no-cache", "--articles", str(articles)]) == 2
+    err = capsys.readouterr().err
+    assert "tokenize_workers" in err and "CITEBOT_TOKENIZE_WORKERS" in err and len(err.strip().splitlines()) == 1
+    monkeypatch.delenv("CITEBOT_TOKENIZE_WORKERS")
+    (in_process / ".env").write_text("CITEBOT_TOKENIZE_WORKERS=1\n")
+    assert cli.main(["index", "--no-cache", "--articles", str(articles)]) == 0
+    from retrieval.corpus import tokenize_workers
+
+    assert os.environ["CITEBOT_TOKENIZE_WORKERS"] == "1" and tokenize_workers() == 0  # 1 = in-process
+
+
 def test_every_engine_exception_is_a_citebot_error_and_keeps_its_builtin_base() -> None:
     """One hierarchy: front ends catch ``UserError`` (message safe to show) instead of each class."""
     from retrieval.cache import CacheError
