@@ -146,7 +146,7 @@ def _source_field(c: Citation, excerpt: int = 0) -> tuple[str, str]:
     return name, value if dlen(value) <= FIELD_VALUE_MAX else clip(value, FIELD_VALUE_MAX, raw=True)
 
 
-def _source_line(c: Citation, limit: int) -> str:
+def _content_source_line(c: Citation, limit: int) -> str:
     url = safe_url(c.url)
     tail = f" <{url}>" if url else ""
     head = f"[{c.n}] {clip(c.title, 150)} — {_where(c)}"
@@ -212,8 +212,9 @@ def answer_embed(answer: Answer, took_ms: float | None = None, note: str = "") -
     return embed
 
 
-def answer_text(answer: Answer, took_ms: float | None = None, note: str = "") -> str:
-    """The same reply as plain content (≤ 2000) for channels where embeds are not allowed."""
+def answer_content(answer: Answer, took_ms: float | None = None, note: str = "") -> str:
+    """The same reply as plain Discord content (≤ 2000, Markdown-escaped) for channels where
+    embeds are not allowed. The terminal's text is ``bot.format.answer_text``."""
     took = took_text(answer.took_ms if took_ms is None else took_ms)
     if note:
         took = f"{took} · {clip(note, NOTE_MAX)}"
@@ -227,7 +228,7 @@ def answer_text(answer: Answer, took_ms: float | None = None, note: str = "") ->
     lines = [line for line in (head, body, label) if line]
     used = sum(dlen(x) + 1 for x in lines) + dlen(footer) + 40
     for i, c in enumerate(cites):
-        line = _source_line(c, 300)
+        line = _content_source_line(c, 300)
         if used + dlen(line) + 1 > CONTENT_MAX:
             lines.append(f"…and {len(cites) - i} more")
             break
@@ -241,7 +242,7 @@ def render_answer(answer: Answer, *, took_ms: float | None = None, embeds: bool 
     """``note`` (clipped to NOTE_MAX) joins the footer, e.g. which question a follow-up was read with."""
     if embeds:
         return Reply(embed=answer_embed(answer, took_ms, note))
-    return Reply(content=answer_text(answer, took_ms, note))
+    return Reply(content=answer_content(answer, took_ms, note))
 
 
 def fit_content(text: str) -> str:

@@ -150,3 +150,19 @@ async def test_add_refuses_oversized_and_unreadable_files(folder):
         errors_of(env, commands.CommandError)
         assert_no_pings(env, at_least=3)
     assert not {"big.txt", "blob.txt", "empty.md"} & {p.name for p in folder.iterdir()}
+
+
+
+def test_add_offers_every_suffix_the_loader_indexes():
+    """/add's file hint, the names intake accepts and the loader's suffixes are one list
+    (the hint left out .markdown and .htm, which are indexed and accepted)."""
+    from bot.cogs.admin import AdminCog
+    from retrieval.intake import clean_name
+    from retrieval.loader import ARTICLE_SUFFIXES
+
+    hint = str(AdminCog.add.app_command._params["file"].description)
+    offered = set(hint[hint.index("(") + 1:hint.index(")")].split())
+    assert offered == set(ARTICLE_SUFFIXES), hint
+    for suffix in ARTICLE_SUFFIXES:
+        assert clean_name(f"story{suffix}") == f"story{suffix}"
+    assert len(hint) <= 100  # Discord's limit for an option description

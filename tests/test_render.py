@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from bot.render import (
     CONTENT_MAX, DESCRIPTION_MAX, EMBED_TOTAL_MAX, FIELD_NAME_MAX, FIELD_VALUE_MAX, FIELDS_MAX,
-    FOOTER_MAX, TITLE_MAX, added_text, answer_embed, answer_text, clip, dlen, dlen_embed,
+    FOOTER_MAX, TITLE_MAX, added_text, answer_embed, answer_content, clip, dlen, dlen_embed,
     example_questions, help_text, render_answer, render_help, safe_url, stats_text,
 )
 from retrieval.models import Answer, Citation, IndexStats, Skipped
@@ -52,7 +52,7 @@ def test_not_found_lists_closest_passages():
     assert "“Close but no.”" in embed.fields[0].value
     bare = answer_embed(Answer("Who won?", False, "", (), ()))
     assert bare.description == "The articles don't say." and not bare.fields
-    assert "The articles don't say." in answer_text(Answer("Who won?", False, "", (), ()))
+    assert "The articles don't say." in answer_content(Answer("Who won?", False, "", (), ()))
 
 
 def test_article_text_cannot_forge_markdown_links_or_mentions():
@@ -66,7 +66,7 @@ def test_article_text_cannot_forge_markdown_links_or_mentions():
     assert "\\*\\*Bold\\*\\*" in shown and "\\_q\\_" in shown and "x\\_y\\*z.md" in shown
     assert "@everyone" not in shown and "@here" not in shown and "<@123456>" not in shown
     assert "@\u200beveryone" in shown
-    text = answer_text(Answer("q", True, evil.quote, (evil,)))
+    text = answer_content(Answer("q", True, evil.quote, (evil,)))
     assert "@everyone" not in text and "\\[here\\](" in text
 
 
@@ -95,7 +95,7 @@ def test_forty_long_citations_fit_embed_and_text():
         embed = answer_embed(answer)
         assert_embed_fits(embed)
         assert embed.fields[-1].value.endswith("not shown")
-        text = answer_text(answer)
+        text = answer_content(answer)
         assert 0 < dlen(text) <= CONTENT_MAX and "more" in text
 
 
@@ -104,7 +104,7 @@ def test_one_enormous_quote_is_clipped_cleanly():
     embed = answer_embed(Answer("q", True, quote, (cite(quote=quote),)))
     assert_embed_fits(embed)
     assert embed.description.endswith("…” **[1]**")
-    assert dlen(answer_text(Answer("q", True, quote, (cite(quote=quote),)))) <= CONTENT_MAX
+    assert dlen(answer_content(Answer("q", True, quote, (cite(quote=quote),)))) <= CONTENT_MAX
 
 
 def test_clip_counts_utf16_and_cuts_at_words():
@@ -158,7 +158,7 @@ def citations(draw, n_max: int = 45):
 def test_any_answer_renders_within_limits(question, text, cites, found, took):
     answer = Answer(question, found, text if found else "", cites if found else (), () if found else cites, took)
     assert_embed_fits(answer_embed(answer))
-    content = answer_text(answer)
+    content = answer_content(answer)
     assert 0 < dlen(content) <= CONTENT_MAX
     assert "@everyone" not in content.replace("\u200b", "") or "@\u200beveryone" in content
 
@@ -188,7 +188,7 @@ def _escaped_chars(monkeypatch, answer: Answer) -> int:
 
     monkeypatch.setattr(render, "escape", counting)
     embed = render.answer_embed(answer)
-    content = render.answer_text(answer)
+    content = render.answer_content(answer)
     monkeypatch.setattr(render, "escape", real)
     assert_embed_fits(embed)
     assert 0 < dlen(content) <= CONTENT_MAX

@@ -18,7 +18,7 @@ from bot.cogs import respond
 from bot.render import CONTENT_MAX, added_text, clip, refresh_text, stats_text
 from bot.servers import SERVER_KEYS, ServerSettings, SettingsError
 from retrieval.errors import UserError
-from retrieval.intake import add_article, clean_name
+from retrieval.intake import ALLOWED_SUFFIXES, add_article, clean_name
 
 if TYPE_CHECKING:  # pragma: no cover
     from config import Settings
@@ -61,7 +61,7 @@ class AdminCog(commands.Cog, name="Admin"):
         await respond(ctx, text, ephemeral=True)
 
     @commands.hybrid_command(name="add", description="Admin: add an article file (text, HTML, PDF, DOCX, EPUB, feed) to the articles folder")
-    @app_commands.describe(file="The article file (.txt .md .rst .html .pdf .docx .epub .rss .atom .xml)",
+    @app_commands.describe(file=f"The article file ({' '.join(ALLOWED_SUFFIXES)})",  # what the loader reads
                            replace="Overwrite an existing file with the same name (default: no)")
     async def add(self, ctx: commands.Context, file: discord.Attachment, replace: bool = False) -> None:
         name = clean_name(file.filename)  # refuse bad names and oversized files before downloading
