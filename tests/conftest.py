@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
+
+DISCORD_ARTICLES = Path(__file__).resolve().parent / "fixtures" / "discord" / "articles"
 
 
 @pytest.fixture
@@ -13,13 +16,34 @@ def cache_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """For bot.cli.main(...) calls: a scratch cwd, no CITEBOT_* from the outside, no watching."""
+def scratch_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A scratch working directory (so no stray .env) and no CITEBOT_* or DISCORD_TOKEN from
+    the outside (matched without regard to case, as pydantic-settings reads them)."""
     work = tmp_path / "cwd"
     work.mkdir()
     monkeypatch.chdir(work)
     for key in list(os.environ):
-        if key.startswith("CITEBOT_") or key == "DISCORD_TOKEN":
+        if key.upper().startswith("CITEBOT_") or key.upper() == "DISCORD_TOKEN":
             monkeypatch.delenv(key)
-    monkeypatch.setenv("CITEBOT_WATCH", "false")
     return work
+
+
+@pytest.fixture
+def in_process(scratch_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """For bot.cli.main(...) calls: ``scratch_env`` and no folder watching."""
+    monkeypatch.setenv("CITEBOT_WATCH", "false")
+    return scratch_env
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    """A writable copy of the Discord tests' articles (tests/fixtures/discord/articles)."""
+    target = tmp_path / "articles"
+    shutil.copytree(DISCORD_ARTICLES, target)
+    return target
+
+
+@pytest.fixture
+def record_path(tmp_path: Path) -> Path:
+    """Where a test's record database goes (its folder does not exist yet)."""
+    return tmp_path / "data" / "record.sqlite3"

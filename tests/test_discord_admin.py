@@ -1,7 +1,6 @@
 """Admin commands through simcord: /articles, /reload, /add, and polite refusals (also in DMs)."""
 from __future__ import annotations
 
-import shutil
 
 import discord
 import pytest
@@ -9,7 +8,7 @@ import simcord
 from discord.ext import commands
 
 from bot.checks import NotAdmin
-from fixtures.discord.simbot import ARTICLES, assert_no_pings, errors_of, make_bot
+from fixtures.discord.simbot import assert_no_pings, errors_of, make_bot
 
 NEW_ARTICLE = b"""Otters return to the Wenlow river
 
@@ -18,13 +17,6 @@ Otters have been seen on the Wenlow river for the first time in thirty years, th
 Volunteers counted eleven otters along a two-mile stretch below the old paper mill.
 """
 OTTER_Q = "How many otters did volunteers count?"
-
-
-@pytest.fixture
-def folder(tmp_path):
-    target = tmp_path / "articles"
-    shutil.copytree(ARTICLES, target)
-    return target
 
 
 def admin_world(env):

@@ -16,19 +16,12 @@ from discord.ext import commands
 from bot.checks import AskingTooFast
 from bot.render import CONTENT_MAX, DESCRIPTION_MAX, EMBED_TOTAL_MAX, FIELDS_MAX, dlen, dlen_embed
 from fixtures.discord.simbot import (ARTICLES, SEEDS, assert_no_pings, embed_text, errors_of, make_bot,
-                                    sent_payloads)
+                                    sent_payloads, world)
 from retrieval import Answer, Citation, Library
 
 FERRY_Q = "How often will the harbour ferry run?"
 WATER_Q = "Why must residents boil their tap water?"
 CARD_Q = "Where might the second summit be held?"
-
-
-def world(env):
-    guild = env.create_guild()
-    channel = guild.create_text_channel("general")
-    alice = guild.add_member(env.create_user("alice"))
-    return guild, channel, alice
 
 
 def only_embed(message: discord.Message) -> discord.Embed:

@@ -4,35 +4,21 @@ it answered after /add; /forget; and a record on an unwritable disk (answers go 
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 from pathlib import Path
 
 import discord
-import pytest
 import simcord
 
 from bot import cli
 from bot.checks import NotAdmin
 from bot.feedback import DOWN, MORE, UP
 from bot.record import SCHEMA_VERSION, Record
-from fixtures.discord.simbot import ARTICLES, assert_no_pings, errors_of, make_bot
+from fixtures.discord.simbot import assert_no_pings, errors_of, make_bot
 
 FERRY_Q = "How often will the harbour ferry run?"
 CHESS_Q = "Who won the Greyford chess tournament?"
 CHESS = b"Maria Lind wins the Greyford chess tournament\n\nMaria Lind won the Greyford chess tournament on Sunday, beating the defending champion in the final round.\n"
-
-
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    target = tmp_path / "articles"
-    shutil.copytree(ARTICLES, target)
-    return target
-
-
-@pytest.fixture
-def record_path(tmp_path: Path) -> Path:
-    return tmp_path / "data" / "record.sqlite3"
 
 
 def bot_for(folder: Path, record_path: Path):

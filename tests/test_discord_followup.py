@@ -9,7 +9,7 @@ from pathlib import Path
 import discord
 import simcord
 
-from fixtures.discord.simbot import SEEDS, assert_no_pings, embed_text, make_bot, sent_payloads
+from fixtures.discord.simbot import SEEDS, assert_no_pings, embed_text, make_bot, sent_payloads, world
 
 FOLLOWUP_ARTICLES = Path(__file__).resolve().parent / "fixtures" / "followup" / "articles"
 
@@ -27,19 +27,12 @@ def assert_no_pings_in_threads(env, at_least: int) -> None:
             assert policy.get("replied_user") is False, (path, policy)
 
 
-def world(env):
-    guild = env.create_guild()
-    channel = guild.create_text_channel("general")
-    alice = guild.add_member(env.create_user("alice"))
-    return guild, channel, alice
-
-
 def answer_of(message: discord.Message) -> discord.Embed:
     assert message is not None and message.embeds, message
     return message.embeds[0]
 
 
-def folder(tmp_path: Path) -> Path:
+def followup_folder(tmp_path: Path) -> Path:
     target = tmp_path / "articles"
     shutil.copytree(FOLLOWUP_ARTICLES, target / "fixtures")
     shutil.copytree(SEEDS, target / "seeds")
@@ -77,7 +70,7 @@ async def test_plain_messages_that_reply_to_nobody_are_ignored():
 
 
 async def test_thread_mode_answers_in_a_thread_and_reads_follow_ups_there(tmp_path: Path):
-    async with simcord.run(make_bot(folder(tmp_path), thread_mode=True)) as env:
+    async with simcord.run(make_bot(followup_folder(tmp_path), thread_mode=True)) as env:
         _, channel, alice = world(env)
         question = "Who directed Saltmarsh?"
         await alice.send(channel, f"{env.bot.user.mention} {question}")
@@ -99,7 +92,7 @@ async def test_thread_mode_answers_in_a_thread_and_reads_follow_ups_there(tmp_pa
 
 
 async def test_thread_names_fit_discords_limit(tmp_path: Path):
-    async with simcord.run(make_bot(folder(tmp_path), thread_mode=True)) as env:
+    async with simcord.run(make_bot(followup_folder(tmp_path), thread_mode=True)) as env:
         _, channel, alice = world(env)
         long_q = "Who directed Saltmarsh " + "and who else was involved " * 10 + "?"
         await alice.send(channel, f"!ask {long_q}")
@@ -108,7 +101,7 @@ async def test_thread_names_fit_discords_limit(tmp_path: Path):
 
 
 async def test_help_desk_channel_answers_every_message_without_a_mention(tmp_path: Path):
-    async with simcord.run(make_bot(folder(tmp_path))) as env:
+    async with simcord.run(make_bot(followup_folder(tmp_path))) as env:
         guild, general, alice = world(env)
         desk = guild.create_text_channel("help-desk")
         env.bot.settings.discord.help_desk_channel_ids.append(desk.id)
@@ -133,7 +126,7 @@ async def test_reply_to_an_answer_from_before_a_restart_still_has_context():
 
 
 async def test_slash_in_thread_mode_opens_a_thread_on_the_answer_and_reads_follow_ups(tmp_path: Path):
-    async with simcord.run(make_bot(folder(tmp_path), thread_mode=True)) as env:
+    async with simcord.run(make_bot(followup_folder(tmp_path), thread_mode=True)) as env:
         _, channel, alice = world(env)
         result = await alice.slash(channel, "ask", question="Who directed Saltmarsh?")
         assert "Niamh Cullen" in answer_of(result.response.message).description

@@ -13,7 +13,6 @@ import os
 import signal
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -27,13 +26,9 @@ FAKE_TOKEN = "MTAxMDEwMTAxMDEwMTAxMDEw.GfAkE0.this-is-a-fake-token-for-tests-onl
 
 
 @pytest.fixture
-def run_env(monkeypatch):
-    """A clean environment for `citebot run`: no real token, no watcher, no cache."""
-    for name in ("DISCORD_TOKEN", "CITEBOT_DISCORD__TOKEN", "CITEBOT_DISCORD_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("CITEBOT_WATCH", "false")
+def run_env(in_process, monkeypatch):
+    """A clean environment for `citebot run` (conftest's in_process: no token, no watcher) and no cache."""
     monkeypatch.setenv("CITEBOT_USE_CACHE", "false")
-    monkeypatch.chdir(Path(__file__).parent)  # no stray .env
     return monkeypatch
 
 

@@ -3,7 +3,6 @@ help-desk channels, admin roles and the cooldown for one server only, checked ag
 bounds as the TOML; the values live in the record database and survive a restart."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import discord
@@ -12,16 +11,9 @@ import simcord
 
 from bot.checks import AskingTooFast, ChannelNotAllowed, NotAdmin
 from retrieval.errors import UserError
-from fixtures.discord.simbot import ARTICLES, errors_of, make_bot, sent_payloads
+from fixtures.discord.simbot import errors_of, make_bot, sent_payloads
 
 FERRY_Q = "How often will the harbour ferry run?"
-
-
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    target = tmp_path / "articles"
-    shutil.copytree(ARTICLES, target)
-    return target
 
 
 def bot_for(folder: Path, tmp_path: Path):

@@ -29,14 +29,7 @@ guild_ids = [11, 22]
 """
 
 
-@pytest.fixture(autouse=True)
-def isolated(tmp_path: Path, monkeypatch) -> Path:
-    """A scratch working directory (so no stray .env) and no CITEBOT_* from the outside."""
-    monkeypatch.chdir(tmp_path)
-    for key in list(os.environ):
-        if key.startswith("CITEBOT_") or key == "DISCORD_TOKEN":
-            monkeypatch.delenv(key)
-    return tmp_path
+pytestmark = pytest.mark.usefixtures("scratch_env")  # conftest: scratch cwd, no CITEBOT_* from outside
 
 
 @pytest.fixture
@@ -73,16 +66,16 @@ def test_toml_values_are_loaded(custom: type[Settings]) -> None:
     assert settings.log_level is None  # not in that file: the code default (INFO for run, else WARNING)
 
 
-def test_dotenv_overrides_toml(custom: type[Settings], isolated: Path) -> None:
-    (isolated / ".env").write_text("CITEBOT_TOP_K=8\nCITEBOT_WATCH=true\nUNRELATED=1\n")
+def test_dotenv_overrides_toml(custom: type[Settings], scratch_env: Path) -> None:
+    (scratch_env / ".env").write_text("CITEBOT_TOP_K=8\nCITEBOT_WATCH=true\nUNRELATED=1\n")
     settings = custom()
     assert settings.top_k == 8 and settings.watch is True
     assert settings.max_question_chars == 321  # the rest still from TOML
     assert custom(_env_file=None).top_k == 7  # tests can switch .env off
 
 
-def test_environment_overrides_dotenv(custom: type[Settings], isolated: Path, monkeypatch) -> None:
-    (isolated / ".env").write_text("CITEBOT_TOP_K=8\nCITEBOT_MAX_QUESTION_CHARS=99\n")
+def test_environment_overrides_dotenv(custom: type[Settings], scratch_env: Path, monkeypatch) -> None:
+    (scratch_env / ".env").write_text("CITEBOT_TOP_K=8\nCITEBOT_MAX_QUESTION_CHARS=99\n")
     monkeypatch.setenv("CITEBOT_TOP_K", "9")
     settings = custom()
     assert settings.top_k == 9
@@ -157,14 +150,14 @@ def test_nonsense_limits_are_rejected_at_load(key: str, value: int) -> None:
         Settings(**{key: value}, _env_file=None)
 
 
-def test_load_settings_names_the_setting_and_its_source(custom: type[Settings], isolated: Path, monkeypatch) -> None:
+def test_load_settings_names_the_setting_and_its_source(custom: type[Settings], scratch_env: Path, monkeypatch) -> None:
     # load_settings reads the real Settings class; point its TOML at the custom file for this test.
-    monkeypatch.setitem(Settings.model_config, "toml_file", isolated / "settings.toml")
-    (isolated / "settings.toml").write_text("[discord]\ncooldown_seconds = nan\n")
+    monkeypatch.setitem(Settings.model_config, "toml_file", scratch_env / "settings.toml")
+    (scratch_env / "settings.toml").write_text("[discord]\ncooldown_seconds = nan\n")
     with pytest.raises(SettingsLoadError, match=r"discord\.cooldown_seconds from /.*/settings\.toml: "
                                                  r"Input should be a finite number"):
         load_settings()
-    (isolated / ".env").write_text("CITEBOT_WATCH_STABLE_MS=-1\n")
+    (scratch_env / ".env").write_text("CITEBOT_WATCH_STABLE_MS=-1\n")
     with pytest.raises(SettingsLoadError, match=r"watch_stable_ms from CITEBOT_WATCH_STABLE_MS in .*\.env"):
         load_settings()
     monkeypatch.setenv("citebot_watch_stable_ms", "99999999")  # case-insensitive, like pydantic-settings
@@ -172,13 +165,13 @@ def test_load_settings_names_the_setting_and_its_source(custom: type[Settings], 
         load_settings()
     with pytest.raises(SettingsLoadError, match="top_k from the command line"):
         load_settings(top_k=0, watch_stable_ms=5)
-    (isolated / "settings.toml").write_text("[discord]\ncooldown_seconds = 2\n")
+    (scratch_env / "settings.toml").write_text("[discord]\ncooldown_seconds = 2\n")
     assert load_settings(watch_stable_ms=5).watch_stable_ms == 5  # a flag wins over the bad sources
 
 
-def test_unknown_variables_are_still_ignored(isolated: Path, monkeypatch) -> None:
+def test_unknown_variables_are_still_ignored(scratch_env: Path, monkeypatch) -> None:
     # extra="ignore": an old .env with retired keys (even bad JSON or bytes) never breaks a start.
     monkeypatch.setenv("CITEBOT_RETIRED_SETTING", "[1,")
     monkeypatch.setenv("CITEBOT_DISCORD__RETIRED", "\udcff")
-    (isolated / ".env").write_text("CITEBOT_OLD__KEY=[\nOTHER_TOOL=x\n")
+    (scratch_env / ".env").write_text("CITEBOT_OLD__KEY=[\nOTHER_TOOL=x\n")
     assert load_settings().top_k == 5

@@ -30,17 +30,7 @@ COMMANDS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def work(tmp_path: Path, monkeypatch) -> Path:
-    """A scratch working directory, no CITEBOT_* from the outside, no watching, no token."""
-    cwd = tmp_path / "cwd"
-    cwd.mkdir()
-    monkeypatch.chdir(cwd)
-    for key in list(os.environ):
-        if key.upper().startswith("CITEBOT_") or key.upper() == "DISCORD_TOKEN":
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("CITEBOT_WATCH", "false")
-    return cwd
+pytestmark = pytest.mark.usefixtures("in_process")  # conftest: scratch cwd, no CITEBOT_*, no token, no watching
 
 
 @pytest.fixture
@@ -110,12 +100,12 @@ DOTENV_CASES = {
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])
 @pytest.mark.parametrize("case", list(DOTENV_CASES))
-def test_bad_dotenv_line_names_the_file_and_exits_2(case: str, command: list[str], work: Path,
+def test_bad_dotenv_line_names_the_file_and_exits_2(case: str, command: list[str], in_process: Path,
                                                     capsys) -> None:
     content, words = DOTENV_CASES[case]
-    (work / ".env").write_bytes(content)
+    (in_process / ".env").write_bytes(content)
     line = one_line_exit_2(command, capsys)
-    assert str(work / ".env") in line, line
+    assert str(in_process / ".env") in line, line
     for word in words:
         assert word in line, (word, line)
 
@@ -142,20 +132,20 @@ def test_bad_settings_toml_names_the_file_and_exits_2(case: str, command: list[s
         assert word in line, (word, line)
 
 
-def test_the_source_that_wins_is_the_one_named(work: Path, toml_file: Path, monkeypatch, capsys) -> None:
+def test_the_source_that_wins_is_the_one_named(in_process: Path, toml_file: Path, monkeypatch, capsys) -> None:
     # The same bad key in all three places: the environment wins, then .env, then the TOML file.
     toml_file.write_text("[discord]\ncooldown_seconds = inf\n", "utf-8")
-    (work / ".env").write_text("CITEBOT_DISCORD__COOLDOWN_SECONDS=1e999\n", "utf-8")
+    (in_process / ".env").write_text("CITEBOT_DISCORD__COOLDOWN_SECONDS=1e999\n", "utf-8")
     monkeypatch.setenv("CITEBOT_DISCORD__COOLDOWN_SECONDS", "-inf")
     assert "environment variable CITEBOT_DISCORD__COOLDOWN_SECONDS" in one_line_exit_2(COMMANDS[2], capsys)
     monkeypatch.delenv("CITEBOT_DISCORD__COOLDOWN_SECONDS")
-    assert str(work / ".env") in one_line_exit_2(COMMANDS[2], capsys)
-    (work / ".env").unlink()
+    assert str(in_process / ".env") in one_line_exit_2(COMMANDS[2], capsys)
+    (in_process / ".env").unlink()
     assert str(toml_file) in one_line_exit_2(COMMANDS[2], capsys)
 
 
-def test_the_token_is_never_echoed_in_a_settings_error(work: Path, monkeypatch, capsys) -> None:
-    (work / ".env").write_text("DISCORD_TOKEN=very-secret-token\nCITEBOT_DISCORD={\"token\": \"very-secret-token\"\n")
+def test_the_token_is_never_echoed_in_a_settings_error(in_process: Path, monkeypatch, capsys) -> None:
+    (in_process / ".env").write_text("DISCORD_TOKEN=very-secret-token\nCITEBOT_DISCORD={\"token\": \"very-secret-token\"\n")
     line = one_line_exit_2(["run"], capsys)
     assert "very-secret-token" not in line and "CITEBOT_DISCORD" in line
 
