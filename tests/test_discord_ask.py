@@ -359,3 +359,15 @@ async def test_a_command_that_mentions_the_bot_in_a_help_desk_channel_is_answere
         bodies = [body for _, body in sent_payloads(env)]
         assert len(bodies) == 3, bodies
         assert "small museum in June" in only_embed(channel.last_message).description
+
+
+async def test_help_states_the_question_cap_actually_in_force():
+    """The engine's cap (here lower than Discord's) is the one help states and questions meet."""
+    async with simcord.run(make_bot(top={"max_question_chars": 60}, max_question_chars=500)) as env:
+        _, channel, alice = world(env)
+        await alice.send(channel, "!help")
+        text = embed_text(only_embed(channel.last_message))
+        assert "questions up to 60 characters" in text
+        await alice.send(channel, "!ask " + "How often will the harbour ferry run in the winter timetable now?")
+        assert "too long" in channel.last_message.content and "60" in channel.last_message.content
+        errors_of(env, Exception)

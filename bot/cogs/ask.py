@@ -65,6 +65,8 @@ class AskCog(commands.Cog, name="Ask"):
         self.off_loop = off_loop
         self.records = records
         self.buttons = buttons
+        # The one question cap in force here: Discord's and the engine's, whichever is lower.
+        self.max_question_chars = min(settings.discord.max_question_chars, library.max_question_chars)
 
     # --- gates ------------------------------------------------------------------------------
 
@@ -91,7 +93,7 @@ class AskCog(commands.Cog, name="Ask"):
     async def answer(self, ctx: commands.Context, question: str) -> None:
         """Check the question, defer a slash command at once, read it with the conversation it
         continues, score and render in a thread, reply (in a new thread in thread mode)."""
-        limit = min(self.discord.max_question_chars, self.library.max_question_chars)
+        limit = self.max_question_chars
         question = clean_question(question, limit)  # a QuestionError is worded by the error handler
         if ctx.interaction is not None:
             await ctx.defer()  # within Discord's 3 s, before any real work
@@ -235,6 +237,6 @@ class AskCog(commands.Cog, name="Ask"):
         text = help_text(
             titles, prefix=d.command_prefix, prefix_enabled=d.message_content_intent,
             articles=stats.articles, passages=stats.passages, cooldown_rate=d.cooldown_rate,
-            cooldown_seconds=d.cooldown_seconds, max_question_chars=d.max_question_chars,
+            cooldown_seconds=d.cooldown_seconds, max_question_chars=self.max_question_chars,
         )
         await respond(ctx, render_help(text, embeds=embeds_allowed(ctx)), ephemeral=True)
