@@ -184,6 +184,18 @@ def test_quotes_never_exceed_the_cap(articles: Library) -> None:
         ("Who did Federer beat?", Expect.ENTITY),
         ("Which company compiled the list?", Expect.ENTITY),
         ("What does satellite footage show?", Expect.ANY),
+        # a quantity noun heading a what-question, however it is phrased
+        ("What's the average UK house price now?", Expect.NUMBER),
+        ("What was the firm's annual export total for 2004?", Expect.NUMBER),
+        ("What stake does the group hold in the bank?", Expect.NUMBER),
+        ("What level did the bank push rates up to?", Expect.NUMBER),
+        ("What type of number is one?", Expect.ENTITY),  # a kind of thing, not an amount
+        ("What did the loss mean to France?", Expect.ANY),
+        ("What's the name of the new chairman?", Expect.ENTITY),
+        ("What was the name of the fund?", Expect.ENTITY),
+        ("Until when has the film been delayed?", Expect.DATE),
+        ("whens the strike planned for", Expect.DATE),
+        ("Which part of the country saw the biggest rise?", Expect.PLACE),
     ],
 )
 def test_expected_answer_type(question: str, expect: Expect) -> None:
