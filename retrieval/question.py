@@ -110,20 +110,24 @@ def new_capitalised(sentence: str, question_words: set[str]) -> list[tuple[int, 
 
 
 def _capitalised(sentence: str) -> tuple[tuple[int, str, tuple[str, ...]], ...]:
-    """The sentence's capitalised phrases with their lower-cased words."""
+    """The sentence's capitalised phrases with their lower-cased words (a phrase holds only word
+    characters, apostrophes, hyphens and spaces, so splitting on spaces gives its words)."""
     out = []
     for match in _CAPITALISED.finditer(sentence):
         phrase = match.group(0)
-        words = tuple(re.findall(r"[\w'’-]+", phrase.lower()))
-        if not words:
-            continue
-        starts_sentence = match.start() == 0 or sentence[: match.start()].rstrip().endswith(
-            (".", "“", '"')
-        )
-        if starts_sentence and len(words) == 1 and words[0] in _COMMON_STARTS:
+        words = tuple(phrase.lower().split())
+        if len(words) == 1 and words[0] in _COMMON_STARTS and _opens_sentence(sentence, match.start()):
             continue
         out.append((match.start(), phrase, words))
     return tuple(out)
+
+
+def _opens_sentence(sentence: str, start: int) -> bool:
+    """Nothing but spaces before ``start``, or the end of a sentence or an opening quote."""
+    before = start - 1
+    while before >= 0 and sentence[before].isspace():
+        before -= 1
+    return before < 0 or sentence[before] in '."“'
 
 
 _PLACE_BEFORE = re.compile(r"\b(in|at|near|outside|inside|across|hosted by|held in)\s+(the\s+)?$", re.I)
