@@ -11,6 +11,8 @@ for (a date, a number, a place, a name) that the next sentence holds, takes that
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import Callable, Sequence
 
 import numpy as np
@@ -104,8 +106,43 @@ def assess(pool: Pool, model: AnswerModel | None = None) -> Decision:
     model = model or default_model()
     scores, top, margin = rank(pool, model.ranker)
     probability = model.answer_probability(pool.features[top], float(scores[top]), margin)
-    return Decision(pool.candidates[top], partner(pool, scores, top, model.pair_margin), probability,
+    best = newest_telling(pool, top)
+    return Decision(pool.candidates[best], partner(pool, scores, best, model.pair_margin), probability,
                     bool(pool.features[top, _ANCHORED]))
+
+
+def published_at(value: str | None) -> datetime | None:
+    """An article's date as a comparable UTC time: ISO 8601 (front matter, Atom) or RFC 822
+    (RSS); None when absent or unreadable (an undated article never wins on date)."""
+    if not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value.strip())
+        except (TypeError, ValueError, IndexError):
+            return None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def newest_telling(pool: Pool, top: int) -> int:
+    """The candidate to quote when several articles say the best sentence word for word (a story
+    updated and saved again, a wire report run by two sources): the newest dated one, so a
+    question about the latest news cites the latest article. Otherwise ``top`` itself."""
+    best = pool.candidates[top]
+    said = " ".join(best.hit.passage.article.text[best.start:best.end].split())
+    chosen, newest = top, published_at(best.hit.passage.article.published)
+    for i, other in enumerate(pool.candidates):
+        article = other.hit.passage.article
+        if article.path == best.hit.passage.article.path or not article.published:
+            continue
+        when = published_at(article.published)
+        if when is None or (newest is not None and when <= newest):
+            continue
+        if " ".join(article.text[other.start:other.end].split()) == said:
+            chosen, newest = i, when
+    return chosen
 
 
 def rank(pool: Pool, ranker: Linear) -> tuple[np.ndarray, int, float]:

@@ -24,21 +24,45 @@ _NUMBER_Q = re.compile(
     r"what (percentage|proportion|share|number|amount|price|rate|age|score|time)|"
     r"by how much|how much)\b"
 )
-_DATE_Q = re.compile(r"^\s*when\b|\b(what|which) (date|day|year|month|time|season|decade)\b")
+# "What's the average UK property price?", "What was China's export total?": a quantity noun
+# heading a what-question, a few words after its verb.
+_QUANTITY = (
+    r"(price|prices|rate|rates|total|age|fine|fines|index|cost|costs|value|salary|fee|fees|"
+    r"level|amount|number|share|stake|percentage|proportion|fraction|margin|budget|deficit|surplus|"
+    r"debt|growth|population|attendance|turnover|score|tally|sum|bill|wage|wages|pay|payout|fare|"
+    r"tax|premium|capacity|speed|distance|height|weight|temperature|odds|ratio|sales|profit|"
+    r"profits|revenue|revenues|earnings|loss|losses|valuation)"
+)
+_QUANTITY_Q = re.compile(
+    rf"^\s*(what|whats)(\s*'s|\s+(is|was|are|were|will be|has been|had been))?\s+(the\s+)?"
+    rf"((?!(did|does|do|has|have|had|will|would|can|could|happened|type|types|kind|kinds|sort)\b)"
+    rf"[\w'’-]+\s+){{0,3}}?{_QUANTITY}\b"
+)
+# "What did the jobless rate rise to?", "What was the dollar trading at?"
+_MOVED_TO = re.compile(
+    r"^\s*(what|whats)\b.*\b(rise|rose|risen|fall|fell|fallen|climb|climbed|drop|dropped|cut|reduced|"
+    r"increase[ds]?|raised|lowered|going up|gone up|go up|gone down|trading|trade|traded|priced|valued|"
+    r"worth|jump|jumped|slump|slumped)( [\w'’-]+){0,6}? (to|at|by)\s*\??\s*$"
+)
+_DATE_Q = re.compile(r"^\s*(when|whens)\b|\b(until|till|since|by) when\b|"
+                     r"\b(what|which) (date|day|year|month|time|season|decade)\b")
 _PLACE_Q = re.compile(
     r"^\s*where\b|\bwhere\b|\b(what|which|in which) (city|country|place|town|venue|region|state|"
-    r"county|nation|continent|area|location|stadium|capital)\b"
+    r"county|nation|continent|area|location|stadium|capital)\b|\b(what|which) part of\b"
 )
 _AUXILIARY = (
     r"(is|are|was|were|be|been|do|does|did|has|have|had|will|would|can|could|should|shall|"
     r"might|may|must|if|about|else|happens|happened)"
 )
 _ENTITY_Q = re.compile(rf"^\s*(who|whom|whose)\b|\b(which|what) (?!{_AUXILIARY}\b)[a-z]+('s)?\b")
+_NAME_Q = re.compile(r"\bwhat('s| is| was| are| were)? (the )?names?\b")  # "What's the name of ...?"
 
 
 def expected_type(question: str) -> Expect:
     q = normalize(question)
-    if _NUMBER_Q.search(q):
+    if _NAME_Q.search(q):
+        return Expect.ENTITY
+    if _NUMBER_Q.search(q) or _QUANTITY_Q.search(q) or _MOVED_TO.search(q):
         return Expect.NUMBER
     if _DATE_Q.search(q):
         return Expect.DATE
@@ -86,20 +110,24 @@ def new_capitalised(sentence: str, question_words: set[str]) -> list[tuple[int, 
 
 
 def _capitalised(sentence: str) -> tuple[tuple[int, str, tuple[str, ...]], ...]:
-    """The sentence's capitalised phrases with their lower-cased words."""
+    """The sentence's capitalised phrases with their lower-cased words (a phrase holds only word
+    characters, apostrophes, hyphens and spaces, so splitting on spaces gives its words)."""
     out = []
     for match in _CAPITALISED.finditer(sentence):
         phrase = match.group(0)
-        words = tuple(re.findall(r"[\w'’-]+", phrase.lower()))
-        if not words:
-            continue
-        starts_sentence = match.start() == 0 or sentence[: match.start()].rstrip().endswith(
-            (".", "“", '"')
-        )
-        if starts_sentence and len(words) == 1 and words[0] in _COMMON_STARTS:
+        words = tuple(phrase.lower().split())
+        if len(words) == 1 and words[0] in _COMMON_STARTS and _opens_sentence(sentence, match.start()):
             continue
         out.append((match.start(), phrase, words))
     return tuple(out)
+
+
+def _opens_sentence(sentence: str, start: int) -> bool:
+    """Nothing but spaces before ``start``, or the end of a sentence or an opening quote."""
+    before = start - 1
+    while before >= 0 and sentence[before].isspace():
+        before -= 1
+    return before < 0 or sentence[before] in '."“'
 
 
 _PLACE_BEFORE = re.compile(r"\b(in|at|near|outside|inside|across|hosted by|held in)\s+(the\s+)?$", re.I)

@@ -12,6 +12,7 @@ from dataclasses import replace
 from retrieval.answer import MAX_QUOTE_CHARS, answer_probability, candidate_pool, choose_answer, sentence_scores
 from retrieval.match import Question, Scorer, proximity
 from retrieval.ranker import default_model
+from retrieval.sources import with_sources
 from retrieval.loader import decode
 from retrieval.models import Article, Hit, Passage
 from retrieval.question import Expect, expected_type, type_match
@@ -184,6 +185,18 @@ def test_quotes_never_exceed_the_cap(articles: Library) -> None:
         ("Who did Federer beat?", Expect.ENTITY),
         ("Which company compiled the list?", Expect.ENTITY),
         ("What does satellite footage show?", Expect.ANY),
+        # a quantity noun heading a what-question, however it is phrased
+        ("What's the average UK house price now?", Expect.NUMBER),
+        ("What was the firm's annual export total for 2004?", Expect.NUMBER),
+        ("What stake does the group hold in the bank?", Expect.NUMBER),
+        ("What level did the bank push rates up to?", Expect.NUMBER),
+        ("What type of number is one?", Expect.ENTITY),  # a kind of thing, not an amount
+        ("What did the loss mean to France?", Expect.ANY),
+        ("What's the name of the new chairman?", Expect.ENTITY),
+        ("What was the name of the fund?", Expect.ENTITY),
+        ("Until when has the film been delayed?", Expect.DATE),
+        ("whens the strike planned for", Expect.DATE),
+        ("Which part of the country saw the biggest rise?", Expect.PLACE),
     ],
 )
 def test_expected_answer_type(question: str, expect: Expect) -> None:
@@ -320,3 +333,40 @@ def test_a_phrase_synonym_needs_all_its_words() -> None:
     half = choose_answer(question, hits("The club kept falling during the race."),
                          weight.__getitem__, model=ALWAYS_ANSWERS)
     assert half.found and "second place" in half.text
+
+
+def _dated(folder: Path, name: str, date: str, extra: str) -> None:
+    (folder / name).write_text(
+        f"---\ntitle: Ferry service update\ndate: {date}\n---\n\n"
+        f"The harbour ferry will resume sailings on 4 April after repairs to the pier.\n\n{extra}\n",
+        encoding="utf-8",
+    )
+
+
+@pytest.mark.parametrize("older_first", [True, False])
+def test_when_articles_say_the_same_sentence_the_newest_is_cited(tmp_path: Path, older_first: bool) -> None:
+    # the older article is shorter, so BM25 ranks its passage first; the quote is the same words
+    names = ("a.md", "b.md") if older_first else ("b.md", "a.md")
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    _dated(folder, names[0], "2024-01-05", "Passengers were told to expect delays.")
+    _dated(folder, names[1], "Tue, 12 Mar 2024 09:00:00 +0000",
+           "Passengers were told to expect delays while engineers finish the work on the old timber pier.")
+    (folder / "c.md").write_text("Undated copy\n\nThe harbour ferry will resume sailings on 4 April after "
+                                   "repairs to the pier.\n", encoding="utf-8")
+    library = Library.open(folder, cache_dir=tmp_path / "cache")
+    hits = library.search("When will the harbour ferry resume sailings?", 3)
+    assert hits[0].passage.article.path != names[1]  # shorter copies outrank the newest in BM25
+    answer = with_sources(library.ask("When will the harbour ferry resume sailings?"), library.snapshot)
+    assert answer.found
+    assert answer.citations[0].path == names[1]
+    assert answer.citations[0].published == "Tue, 12 Mar 2024 09:00:00 +0000"  # the reply shows the date
+    assert "4 April" in answer.citations[0].quote
+
+
+def test_published_dates_compare_across_formats() -> None:
+    from retrieval.answer import published_at
+
+    assert published_at("2024-03-12") < published_at("Wed, 13 Mar 2024 00:00:00 GMT")
+    assert published_at("2024-03-12T10:00:00+02:00") < published_at("2024-03-12T09:00:00Z")
+    assert published_at("last Tuesday") is None and published_at(None) is None
