@@ -1,0 +1,127 @@
+"""The snapshot owns the index storage and nothing a reader holds ever changes: a refresh that
+adds, changes, re-stamps and removes articles leaves the previous snapshot, its docs and every
+array of both exactly as they were, and the vocabulary it published stays at its size."""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retrieval import Library
+from retrieval.analyzer import tokenize
+from retrieval.snapshot import Snapshot
+
+SNAPSHOT_ARRAYS = ("doc_first", "passage_doc", "passage_spans", "terms", "offsets")
+INDEX_ARRAYS = ("term_offsets", "post_docs", "post_tfs", "idf", "df", "doc_len")
+NEW_WORD = "zanzibarquokka"
+
+
+def write(folder: Path, name: str, title: str, *paragraphs: str) -> None:
+    (folder / name).write_text(title + "\n\n" + "\n\n".join(paragraphs) + "\n", "utf-8")
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    for i, topic in enumerate(["harbour bridge", "coffee frost", "wheat exports", "rowing record", "school railway"]):
+        write(folder, f"a{i}.txt", f"News {i}: {topic}", f"The {topic} story, part one.", f"More about the {topic}.")
+    return folder
+
+
+def state(snap: Snapshot) -> dict:
+    """A deep copy of everything a reader of ``snap`` can see."""
+    return {
+        "docs": copy.deepcopy(snap.docs),
+        "fields": [(d.path, d.size, d.mtime_ns, d.sha256, d.title, d.url, d.published, d.source, d.author,
+                    d.body()) for d in snap.docs],
+        "arrays": {name: np.array(getattr(snap, name), copy=True) for name in SNAPSHOT_ARRAYS},
+        "index": {name: np.array(getattr(snap.index, name), copy=True) for name in INDEX_ARRAYS},
+        "vocab": (len(snap.vocab), list(snap.vocab.terms)),
+        "passages": [snap.passage(i) for i in range(snap.n_passages)],
+        "rest": (snap.skipped, snap.refreshed_at, snap.index.vocab_size, snap.index.n_docs),
+    }
+
+
+def assert_unchanged(snap: Snapshot, before: dict) -> None:
+    after = state(snap)
+    assert after["docs"] == before["docs"] and after["fields"] == before["fields"]
+    for group in ("arrays", "index"):
+        for name, array in before[group].items():
+            assert np.array_equal(after[group][name], array), f"{group}.{name} changed"
+    assert after["vocab"] == before["vocab"]
+    assert after["passages"] == before["passages"]
+    assert after["rest"] == before["rest"]
+
+
+def change_everything(folder: Path) -> None:
+    """Add an article with a word the vocabulary has never seen, change one, remove one, and
+    touch one without changing its text (a new stamp: the doc is re-stamped, not re-read)."""
+    write(folder, "a0.txt", "News 0: harbour bridge", f"The {NEW_WORD} reopened the bridge.")
+    (folder / "a1.txt").unlink()
+    write(folder, "b9.txt", "A new arrival", f"Keepers named the {NEW_WORD} Max.", "It eats leaves.")
+    stat = (folder / "a2.txt").stat()
+    os.utime(folder / "a2.txt", ns=(stat.st_atime_ns, stat.st_mtime_ns + 7_000_000_000))
+
+
+@pytest.mark.parametrize("from_cache", [False, True], ids=["built", "loaded-from-cache"])
+def test_a_refresh_never_changes_an_object_a_reader_holds(folder: Path, tmp_path: Path, from_cache: bool) -> None:
+    cache_dir = tmp_path / "cache"
+    if from_cache:
+        Library.open(folder, cache_dir=cache_dir)
+    library = Library.open(folder, cache_dir=cache_dir)
+    assert library.loaded_from_cache is from_cache
+    held = library.snapshot
+    docs = held.docs
+    before = state(held)
+    (new_term,) = tokenize(NEW_WORD)
+
+    change_everything(folder)
+    result = library.refresh()
+    assert result.added == ("b9.txt",) and result.changed == ("a0.txt",) and result.removed == ("a1.txt",)
+
+    fresh = library.snapshot
+    assert fresh is not held
+    assert held.docs is docs
+    assert_unchanged(held, before)
+    # The touched file is a new record in the new snapshot; the old one kept its stamp.
+    old_a2 = next(d for d in held.docs if d.path == "a2.txt")
+    new_a2 = next(d for d in fresh.docs if d.path == "a2.txt")
+    assert new_a2.mtime_ns == old_a2.mtime_ns + 7_000_000_000 and new_a2 is not old_a2
+    # The vocabulary grew, but the old snapshot's readers never see the new term.
+    assert fresh.vocab.lookup([new_term]) != [-1]
+    assert held.vocab.lookup([new_term]) == [-1]
+    assert held.index.top(held.vocab.lookup([new_term]), 5) == []
+    assert sorted(h.passage.article.path for h in library.search(NEW_WORD, 5)) == ["a0.txt", "b9.txt"]
+
+
+def test_snapshot_docs_and_their_arrays_cannot_be_assigned(folder: Path) -> None:
+    snap = Library.open(folder).snapshot
+    doc = snap.docs[0]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        snap.docs = ()  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        doc.size = 0  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        snap.vocab.size = 10**6  # type: ignore[misc]
+    for name in SNAPSHOT_ARRAYS:
+        array = getattr(snap, name)
+        with pytest.raises(ValueError):
+            array[...] = 0
+    with pytest.raises(ValueError):
+        snap.index.post_docs[...] = 0
+
+
+def test_a_doc_keeps_no_index_storage_and_memoises_nothing(folder: Path, tmp_path: Path) -> None:
+    Library.open(folder, cache_dir=tmp_path / "cache")
+    snap = Library.open(folder, cache_dir=tmp_path / "cache").snapshot
+    doc = snap.docs[0]
+    assert not any(isinstance(getattr(doc, f.name), np.ndarray) for f in dataclasses.fields(doc))
+    text = doc.text
+    assert doc.body() == doc.body() and doc.text is text  # decoded each time, never stored back
+    passages = snap.doc_passages(0)
+    assert [snap.passage(p).article.path for p in passages] == [doc.path] * len(passages)
