@@ -72,6 +72,9 @@ class Snapshot:
                       self.index.term_offsets, self.index.post_docs, self.index.post_tfs):
             _frozen(array)
 
+    def __repr__(self) -> str:
+        return f"Snapshot({len(self.docs)} docs, {self.n_passages} passages, {len(self.vocab)} terms)"
+
     @property
     def n_passages(self) -> int:
         return int(len(self.passage_doc))
