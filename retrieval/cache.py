@@ -1,5 +1,9 @@
 """On-disk index cache: JSON manifest + raw numpy arrays + one UTF-8 text blob. No pickle.
 
+This module owns the format and its safe replacement, in plain values (:class:`Contents` in,
+:class:`Stored` out); :meth:`retrieval.snapshot.Snapshot.save` and ``Snapshot.load`` convert a
+snapshot to and from them, so the cache knows nothing of the engine's objects.
+
 Written to a temporary folder, fsynced, then renamed into place, so a process killed mid-write
 leaves either the old cache or none. The manifest records every file's size and a CRC-32 of its
 data, so a truncated or bit-rotted cache is caught at load time rather than as a wrong quote or a
