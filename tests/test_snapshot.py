@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 
 from retrieval import Library
 from retrieval.analyzer import tokenize
+from retrieval.build import BULK_AFTER, tokenize_workers
 from retrieval.snapshot import Snapshot
 
 SNAPSHOT_ARRAYS = ("doc_first", "passage_doc", "passage_spans", "terms", "offsets")
@@ -125,3 +127,34 @@ def test_a_doc_keeps_no_index_storage_and_memoises_nothing(folder: Path, tmp_pat
     assert doc.body() == doc.body() and doc.text is text  # decoded each time, never stored back
     passages = snap.doc_passages(0)
     assert [snap.passage(p).article.path for p in passages] == [doc.path] * len(passages)
+
+
+def index_by_term(library: Library) -> dict[str, tuple[list[int], list[int]]]:
+    snap, out = library.snapshot, {}
+    index = snap.index
+    for term_id, term in enumerate(snap.vocab.terms):
+        lo, hi = int(index.term_offsets[term_id]), int(index.term_offsets[term_id + 1])
+        out[term] = (index.post_docs[lo:hi].tolist(), index.post_tfs[lo:hi].tolist())
+    return out
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="worker processes are Linux-only")
+def test_a_bulk_load_in_worker_processes_equals_a_one_by_one_build(tmp_path: Path, monkeypatch) -> None:
+    """Analyses that arrive from workers (handles resolved at build time) give the same vocabulary
+    numbering, passages and postings as analysing each article in turn."""
+    folder = tmp_path / "many"
+    folder.mkdir()
+    words = "harbour bridge ferry coffee frost wheat council vote strike bakery river flood".split()
+    for i in range(3 * BULK_AFTER):
+        write(folder, f"n{i:03d}.txt", f"Item {i} {words[i % len(words)]}",
+              " ".join(words[(i * k) % len(words)] for k in range(1, 9)) + f" w{i}.", f"Tail {i}.")
+    monkeypatch.setenv("CITEBOT_TOKENIZE_WORKERS", "2")
+    if tokenize_workers() < 2:
+        pytest.skip("another thread is running: no worker processes here")
+    bulk = Library.open(folder)
+    monkeypatch.setenv("CITEBOT_TOKENIZE_WORKERS", "0")
+    single = Library.open(folder)
+    assert list(bulk.snapshot.vocab.terms) == list(single.snapshot.vocab.terms)
+    for name in SNAPSHOT_ARRAYS:
+        assert np.array_equal(getattr(bulk.snapshot, name), getattr(single.snapshot, name)), name
+    assert index_by_term(bulk) == index_by_term(single)
