@@ -359,8 +359,7 @@ class _InSnapshot:
         if doc not in self._terms:
             lo, hi = np.searchsorted(snap.passage_doc, [doc, doc + 1])  # a doc's passages are contiguous
             ids = np.unique(snap.terms[snap.offsets[lo] : snap.offsets[hi]])
-            vocab = snap.vocab.terms
-            self._terms[doc] = frozenset(vocab[i] for i in ids.tolist())
+            self._terms[doc] = frozenset(snap.vocab.names(ids.tolist()))
         return self._terms[doc]
 
 

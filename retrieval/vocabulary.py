@@ -72,6 +72,13 @@ class Terms:
     def terms(self) -> "TermList":
         return TermList(self.vocabulary.terms, self.size)
 
+    def names(self, ids: Sequence[int]) -> list[str]:
+        """The terms of ``ids`` (each below ``size``), in one pass over the list."""
+        if len(ids) and not 0 <= min(ids) <= max(ids) < self.size:
+            raise IndexError("term id out of range")
+        terms = self.vocabulary.terms
+        return [terms[i] for i in ids]
+
     def to_list(self) -> list[str]:
         return self.vocabulary.terms[: self.size]
 

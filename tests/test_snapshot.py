@@ -158,3 +158,18 @@ def test_a_bulk_load_in_worker_processes_equals_a_one_by_one_build(tmp_path: Pat
     for name in SNAPSHOT_ARRAYS:
         assert np.array_equal(getattr(bulk.snapshot, name), getattr(single.snapshot, name)), name
     assert index_by_term(bulk) == index_by_term(single)
+
+
+def test_a_published_vocabulary_shows_only_the_terms_it_had() -> None:
+    from retrieval.vocabulary import Vocabulary
+
+    vocab = Vocabulary(["harbour", "bridge"])
+    published = vocab.published()
+    new_id = vocab.add("ferry")
+    assert vocab.lookup(["ferry"]) == [new_id] and published.lookup(["ferry", "bridge"]) == [-1, 1]
+    assert len(published) == 2 and list(published.terms) == ["harbour", "bridge"]
+    assert published.names([1, 0]) == ["bridge", "harbour"]
+    with pytest.raises(IndexError):
+        published.terms[new_id]
+    with pytest.raises(IndexError):
+        published.names([new_id])
