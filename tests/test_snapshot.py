@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -14,12 +16,13 @@ import pytest
 
 from retrieval import Library
 from retrieval.analyzer import tokenize
-from retrieval.build import BULK_AFTER, tokenize_workers
+from retrieval.build import BULK_AFTER
 from retrieval.snapshot import Snapshot
 
 SNAPSHOT_ARRAYS = ("doc_first", "passage_doc", "passage_spans", "terms", "offsets")
 INDEX_ARRAYS = ("term_offsets", "post_docs", "post_tfs", "idf", "df", "doc_len")
 NEW_WORD = "zanzibarquokka"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def write(folder: Path, name: str, title: str, *paragraphs: str) -> None:
@@ -129,7 +132,13 @@ def test_a_doc_keeps_no_index_storage_and_memoises_nothing(folder: Path, tmp_pat
     assert [snap.passage(p).article.path for p in passages] == [doc.path] * len(passages)
 
 
-def index_by_term(library: Library) -> dict[str, tuple[list[int], list[int]]]:
+BULK_CHILD = """
+import json, os, sys
+import numpy as np
+from retrieval import Library
+from retrieval.build import tokenize_workers
+
+def by_term(library):
     snap, out = library.snapshot, {}
     index = snap.index
     for term_id, term in enumerate(snap.vocab.terms):
@@ -137,27 +146,39 @@ def index_by_term(library: Library) -> dict[str, tuple[list[int], list[int]]]:
         out[term] = (index.post_docs[lo:hi].tolist(), index.post_tfs[lo:hi].tolist())
     return out
 
+os.environ["CITEBOT_TOKENIZE_WORKERS"] = "2"
+workers = tokenize_workers()
+bulk = Library.open(sys.argv[1])
+os.environ["CITEBOT_TOKENIZE_WORKERS"] = "0"
+single = Library.open(sys.argv[1])
+names = ("doc_first", "passage_doc", "passage_spans", "terms", "offsets")
+print(json.dumps({
+    "workers": workers,
+    "vocab": list(bulk.snapshot.vocab.terms) == list(single.snapshot.vocab.terms),
+    "arrays": [n for n in names if not np.array_equal(getattr(bulk.snapshot, n), getattr(single.snapshot, n))],
+    "postings": by_term(bulk) == by_term(single),
+}))
+"""
+
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="worker processes are Linux-only")
-def test_a_bulk_load_in_worker_processes_equals_a_one_by_one_build(tmp_path: Path, monkeypatch) -> None:
+def test_a_bulk_load_in_worker_processes_equals_a_one_by_one_build(tmp_path: Path) -> None:
     """Analyses that arrive from workers (handles resolved at build time) give the same vocabulary
-    numbering, passages and postings as analysing each article in turn."""
+    numbering, passages and postings as analysing each article in turn. In a fresh interpreter:
+    workers are only forked from a process with no other thread running."""
     folder = tmp_path / "many"
     folder.mkdir()
     words = "harbour bridge ferry coffee frost wheat council vote strike bakery river flood".split()
     for i in range(3 * BULK_AFTER):
         write(folder, f"n{i:03d}.txt", f"Item {i} {words[i % len(words)]}",
               " ".join(words[(i * k) % len(words)] for k in range(1, 9)) + f" w{i}.", f"Tail {i}.")
-    monkeypatch.setenv("CITEBOT_TOKENIZE_WORKERS", "2")
-    if tokenize_workers() < 2:
-        pytest.skip("another thread is running: no worker processes here")
-    bulk = Library.open(folder)
-    monkeypatch.setenv("CITEBOT_TOKENIZE_WORKERS", "0")
-    single = Library.open(folder)
-    assert list(bulk.snapshot.vocab.terms) == list(single.snapshot.vocab.terms)
-    for name in SNAPSHOT_ARRAYS:
-        assert np.array_equal(getattr(bulk.snapshot, name), getattr(single.snapshot, name)), name
-    assert index_by_term(bulk) == index_by_term(single)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    proc = subprocess.run([sys.executable, "-c", BULK_CHILD, str(folder)], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report == {"workers": 2, "vocab": True, "arrays": [], "postings": True}
 
 
 def test_a_published_vocabulary_shows_only_the_terms_it_had() -> None:
