@@ -130,7 +130,7 @@ def version(package: str) -> str | None:
 
 
 def _analyse_files(job: tuple[str, list[str]]):
-    from retrieval.corpus import analyse_batch
+    from retrieval.build import analyse_batch
     from retrieval.loader import SkipFile, parse_article, read_bytes
 
     folder, paths = Path(job[0]), job[1]

@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger("citebot")
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-TOKENIZE_WORKERS_VAR = "CITEBOT_TOKENIZE_WORKERS"  # what retrieval.corpus.tokenize_workers reads
+TOKENIZE_WORKERS_VAR = "CITEBOT_TOKENIZE_WORKERS"  # what retrieval.build.tokenize_workers reads
 
 
 class UsageError(UserError):
@@ -46,7 +46,7 @@ def open_library(settings: "Settings", progress: Callable[[str, int, int], None]
     from retrieval import Library
 
     if settings.tokenize_workers is not None:
-        # The engine reads its worker count from the environment (retrieval.corpus.tokenize_workers);
+        # The engine reads its worker count from the environment (retrieval.build.tokenize_workers);
         # setting it here makes a TOML or .env value count. Move it into Library.open's arguments
         # once the engine takes it there.
         os.environ[TOKENIZE_WORKERS_VAR] = str(settings.tokenize_workers)

@@ -1,5 +1,9 @@
 """On-disk index cache: JSON manifest + raw numpy arrays + one UTF-8 text blob. No pickle.
 
+This module owns the format and its safe replacement, in plain values (:class:`Contents` in,
+:class:`Stored` out); :meth:`retrieval.snapshot.Snapshot.save` and ``Snapshot.load`` convert a
+snapshot to and from them, so the cache knows nothing of the engine's objects.
+
 Written to a temporary folder, fsynced, then renamed into place, so a process killed mid-write
 leaves either the old cache or none. The manifest records every file's size and a CRC-32 of its
 data, so a truncated or bit-rotted cache is caught at load time rather than as a wrong quote or a
@@ -17,6 +21,7 @@ removed on the next open or save.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -36,7 +41,6 @@ from typing import Any, Iterable, Iterator, Mapping
 import numpy as np
 
 from retrieval.analyzer import ANALYZER_VERSION
-from retrieval.corpus import Doc, LazyText, Vocabulary, _Flat, flat_arrays
 from retrieval.errors import CitebotError
 from retrieval.index import BM25Params
 from retrieval.models import Skipped
@@ -52,9 +56,8 @@ class CacheError(CitebotError):
     """The cache is missing, foreign, from another version, truncated or corrupt."""
 
 
-class CacheLocationError(OSError):
-    """The cache folder would be inside the articles folder (an OSError: callers that serve
-    from memory when the cache cannot be written treat it the same way)."""
+class NoCache(CacheError):
+    """There is no cache yet (nothing to warn about: the first open builds one)."""
 
 
 def is_inside(path: Path, folder: Path) -> bool:
@@ -68,9 +71,8 @@ def is_inside(path: Path, folder: Path) -> bool:
 
 def _check_location(target: Path, articles_dir: Path) -> None:
     if is_inside(target, articles_dir):
-        raise CacheLocationError(
-            f"cache folder {target} is inside the articles folder {articles_dir}; choose another cache_dir"
-        )
+        # An OSError: callers that serve from memory when a cache cannot be written do so here.
+        raise OSError(f"cache folder {target} is inside the articles folder {articles_dir}; choose another cache_dir")
 
 
 def _crc_file(path: Path) -> int:
@@ -215,21 +217,23 @@ def _save_array(folder: Path, name: str, array: np.ndarray) -> None:
         os.fsync(handle.fileno())
 
 
-def save(
-    target: Path,
-    articles_dir: Path,
-    docs: list[Doc],
-    vocab: Vocabulary,
-    params: BM25Params,
-    postings: tuple[np.ndarray, np.ndarray, np.ndarray],
-    skipped: tuple[Skipped, ...],
-    stamps: Mapping[str, tuple[int, int, int, int]] | None = None,
-) -> None:
-    """Write the cache for ``docs`` (already in snapshot order) atomically to ``target``.
+@dataclasses.dataclass(frozen=True)
+class Contents:
+    """What one cache holds, as plain values (see :meth:`retrieval.snapshot.Snapshot.save`):
+    a manifest row per article (``path``, ``size``, ``mtime_ns``, ``sha256``, metadata,
+    ``passages``), each article's text as UTF-8, in the same order, the arrays named in ARRAYS
+    but ``text_offsets`` (made here from the texts), the vocabulary, and the skipped files."""
 
-    ``stamps`` are the files' scan stamps (size, mtime_ns, ctime_ns, inode) as they were read;
-    a file without one is re-checked (read and hashed) on the next open."""
-    stamps = stamps or {}
+    files: list[dict[str, Any]]
+    texts: Iterable[bytes]
+    arrays: Mapping[str, np.ndarray]
+    vocab_terms: list[str]
+    skipped: tuple[Skipped, ...]
+
+
+def save(target: Path, articles_dir: Path, params: BM25Params, contents: Contents) -> None:
+    """Write ``contents`` atomically to ``target``: into a locked temporary folder first, then
+    swapped in under the exclusive lock."""
     _check_location(target, articles_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
     # Created and locked under the shared lock, so a cleanup (exclusive) never sees it unlocked.
@@ -242,76 +246,9 @@ def save(
             raise
     swapped = False
     try:
-        # Texts are streamed to the blob one article at a time (texts already in an older blob
-        # are copied as bytes, not decoded): no second copy of every text in memory.
-        text_offsets = np.zeros(len(docs) + 1, np.int64)
-        text_crc = 0
-
-        def texts() -> Iterator[bytes]:
-            nonlocal text_crc
-            written = 0
-            for i, doc in enumerate(docs):
-                data = doc.raw_text()
-                text_crc = zlib.crc32(data, text_crc)
-                written += len(data)
-                text_offsets[i + 1] = written
-                yield data
-
-        _fsync_write(tmp / "texts.bin", texts())
-        spans, terms, offsets = flat_arrays(docs)
-        arrays = {
-            "spans": spans,
-            "terms": terms,
-            "term_lengths": np.diff(offsets),
-            "text_offsets": text_offsets,
-            "term_offsets": postings[0],
-            "post_docs": postings[1],
-            "post_tfs": postings[2],
-        }
-        checksums = {"texts.bin": text_crc}
-        for name, array in arrays.items():
-            _save_array(tmp, name, array)
-            checksums[f"{name}.npy"] = _crc_array(array)
-        vocab_json = json.dumps(vocab.terms, ensure_ascii=False).encode()
-        checksums["vocab.json"] = zlib.crc32(vocab_json)
-        _fsync_write(tmp / "vocab.json", vocab_json)
-        manifest = {
-            "format": FORMAT,
-            "version": VERSION,
-            "analyzer": ANALYZER_VERSION,
-            "params": {"k1": params.k1, "b": params.b, "epsilon": params.epsilon, "idf": params.idf},
-            "articles_dir": str(articles_dir.resolve()),
-            "vocab_size": len(vocab),
-            "files": [
-                {
-                    "path": d.path, "size": d.size, "mtime_ns": d.mtime_ns, **_stamp_fields(stamps.get(d.path)),
-                    "sha256": d.sha256, "title": d.title, "url": d.url, "published": d.published,
-                    "source": d.source, "author": d.author, "passages": d.n_passages,
-                }
-                for d in docs
-            ],
-            "skipped": [{"path": s.path, "reason": s.reason} for s in skipped],
-            "sizes": {p.name: p.stat().st_size for p in tmp.iterdir() if p.name != WRITER},
-            "crc32": checksums,
-        }
-        # The manifest is written last: a folder without one is an interrupted write.
-        _fsync_write(tmp / "manifest.json", json.dumps(manifest, ensure_ascii=False).encode())
-        # The swap: no reader is between its manifest and its arrays, no other writer swapping.
-        with _locked(target, exclusive=True):
-            _remove_leftovers(target, keep=tmp)
-            if tmp_fd is not None:
-                os.unlink(tmp / WRITER)  # no cleanup can run until we release the lock
-            old = target.with_name(target.name + ".old")
-            if target.exists():
-                os.replace(target, old)
-            os.replace(tmp, target)
-            swapped = True
-            shutil.rmtree(old, ignore_errors=True)
-            dir_fd = os.open(target.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+        _write_contents(tmp, articles_dir, params, contents)
+        _swap_in(target, tmp, held=tmp_fd is not None)
+        swapped = True
     finally:
         if not swapped:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -319,22 +256,94 @@ def save(
             os.close(tmp_fd)
 
 
-def _stamp_fields(stamp: tuple[int, int, int, int] | None) -> dict[str, int]:
+def _write_texts(path: Path, texts: Iterable[bytes], count: int) -> tuple[np.ndarray, int]:
+    """Stream the texts into one blob (no second copy of every text in memory); returns their
+    offsets and the blob's CRC-32."""
+    text_offsets = np.zeros(count + 1, np.int64)
+    crc = 0
+
+    def chunks() -> Iterator[bytes]:
+        nonlocal crc
+        written = 0
+        for i, data in enumerate(texts):
+            crc = zlib.crc32(data, crc)
+            written += len(data)
+            text_offsets[i + 1] = written
+            yield data
+
+    _fsync_write(path, chunks())
+    return text_offsets, crc
+
+
+def _write_contents(tmp: Path, articles_dir: Path, params: BM25Params, contents: Contents) -> None:
+    """Every file of the cache into ``tmp``, the manifest last (a folder without one is an
+    interrupted write)."""
+    text_offsets, text_crc = _write_texts(tmp / "texts.bin", contents.texts, len(contents.files))
+    arrays = {**contents.arrays, "text_offsets": text_offsets}
+    checksums = {"texts.bin": text_crc}
+    for name in ARRAYS:
+        _save_array(tmp, name, arrays[name])
+        checksums[f"{name}.npy"] = _crc_array(arrays[name])
+    vocab_json = json.dumps(contents.vocab_terms, ensure_ascii=False).encode()
+    checksums["vocab.json"] = zlib.crc32(vocab_json)
+    _fsync_write(tmp / "vocab.json", vocab_json)
+    manifest = {
+        "format": FORMAT,
+        "version": VERSION,
+        "analyzer": ANALYZER_VERSION,
+        "params": _params_fields(params),
+        "articles_dir": str(articles_dir.resolve()),
+        "vocab_size": len(contents.vocab_terms),
+        "files": contents.files,
+        "skipped": [{"path": s.path, "reason": s.reason} for s in contents.skipped],
+        "sizes": {p.name: p.stat().st_size for p in tmp.iterdir() if p.name != WRITER},
+        "crc32": checksums,
+    }
+    _fsync_write(tmp / "manifest.json", json.dumps(manifest, ensure_ascii=False).encode())
+
+
+def _params_fields(params: BM25Params) -> dict[str, Any]:
+    return {"k1": params.k1, "b": params.b, "epsilon": params.epsilon, "idf": params.idf}
+
+
+def _swap_in(target: Path, tmp: Path, *, held: bool) -> None:
+    """Replace ``target`` by the finished ``tmp``, with no reader between its manifest and its
+    arrays and no other writer swapping; then fsync the parent so the rename is durable."""
+    with _locked(target, exclusive=True):
+        _remove_leftovers(target, keep=tmp)
+        if held:
+            os.unlink(tmp / WRITER)  # no cleanup can run until we release the lock
+        old = target.with_name(target.name + ".old")
+        if target.exists():
+            os.replace(target, old)
+        os.replace(tmp, target)
+        shutil.rmtree(old, ignore_errors=True)
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def stamp_fields(stamp: tuple[int, int, int, int] | None) -> dict[str, int]:
+    """A manifest row's part of a scan stamp (size and mtime_ns are in every row already)."""
     return {"ctime_ns": stamp[2], "ino": stamp[3]} if stamp else {}
 
 
-class Loaded:
-    """A validated cache: docs (texts read lazily from the blob), vocabulary, postings, and the
-    scan stamp each file had when it was read (absent for files a version 2 cache has no
-    ctime/inode for: those are read and hashed once more)."""
+@dataclasses.dataclass(frozen=True)
+class Stored:
+    """A validated cache, as plain values: the manifest's rows, the arrays (``offsets`` made from
+    ``term_lengths``), the vocabulary, the mapped text blob with each row's bounds in it, the
+    skipped files, and the scan stamp each file had when it was read (absent for files a version
+    2 cache has no ctime/inode for: those are read and hashed once more)."""
 
-    def __init__(self, docs: list[Doc], vocab: Vocabulary, postings: tuple, skipped: tuple,
-                 stamps: dict[str, tuple[int, int, int, int]] | None = None) -> None:
-        self.docs = docs
-        self.vocab = vocab
-        self.postings = postings
-        self.skipped = skipped
-        self.stamps = stamps or {}
+    files: list[dict[str, Any]]
+    arrays: dict[str, np.ndarray]
+    vocab_terms: list[str]
+    blob: Any  # mmap.mmap (read-only) or b""
+    text_bounds: list[int]
+    skipped: tuple[Skipped, ...]
+    stamps: dict[str, tuple[int, int, int, int]]
 
 
 def _load_array(folder: Path, name: str) -> np.ndarray:
@@ -347,42 +356,44 @@ def _load_array(folder: Path, name: str) -> np.ndarray:
 FILES = ("texts.bin", "vocab.json", *(f"{name}.npy" for name in ARRAYS))
 
 
-def _load(target: Path, articles_dir: Path, params: BM25Params) -> Loaded:
+def _read_manifest(target: Path, articles_dir: Path, params: BM25Params) -> dict[str, Any]:
     try:
         manifest: dict[str, Any] = json.loads((target / "manifest.json").read_text("utf-8"))
     except FileNotFoundError:
-        raise CacheError("no cache yet") from None
+        raise NoCache("no cache yet") from None
     except (OSError, ValueError) as exc:
         raise CacheError(f"manifest unreadable ({exc.__class__.__name__})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise CacheError("not a citebot cache")
     if manifest.get("version") != VERSION or manifest.get("analyzer") != ANALYZER_VERSION:
         raise CacheError("cache from another version")
-    expected_params = {"k1": params.k1, "b": params.b, "epsilon": params.epsilon, "idf": params.idf}
-    if manifest.get("params") != expected_params:
+    if manifest.get("params") != _params_fields(params):
         raise CacheError("cache built with other BM25 parameters")
     if manifest.get("articles_dir") != str(articles_dir.resolve()):
         raise CacheError("cache of another folder")
-    try:
-        return _load_validated(target, manifest)
-    except CacheError:
-        raise
-    except Exception as exc:  # a manifest of the right format but the wrong shapes or types
-        raise CacheError(f"cache unreadable ({exc.__class__.__name__})") from None
+    return manifest
 
 
-def load(target: Path, articles_dir: Path, params: BM25Params) -> Loaded:
-    """Read and validate the cache at ``target``; raises CacheError on anything unexpected.
+def load(target: Path, articles_dir: Path, params: BM25Params) -> Stored:
+    """Read and validate the cache at ``target``; raises NoCache when there is none yet and
+    CacheError on anything else unexpected.
 
     Holds the shared lock throughout, so a concurrent save cannot swap the folder between the
     manifest and the files it describes (the texts stay readable after: they are mapped)."""
     if is_inside(target, articles_dir):
         raise CacheError("cache folder is inside the articles folder")
     with _locked(target, exclusive=False):
-        return _load(target, articles_dir, params)
+        manifest = _read_manifest(target, articles_dir, params)
+        try:
+            return _load_validated(target, manifest)
+        except CacheError:
+            raise
+        except Exception as exc:  # a manifest of the right format but the wrong shapes or types
+            raise CacheError(f"cache unreadable ({exc.__class__.__name__})") from None
 
 
-def _load_validated(target: Path, manifest: dict[str, Any]) -> Loaded:
+def _checked_arrays(target: Path, manifest: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Every array, after checking each file's size and each array's type and checksum."""
     sizes, checksums = manifest["sizes"], manifest["crc32"]
     for name in FILES:
         if (target / name).stat().st_size != int(sizes[name]):
@@ -393,24 +404,29 @@ def _load_validated(target: Path, manifest: dict[str, Any]) -> Loaded:
             raise CacheError(f"{name}.npy holds {array.dtype}, not integers")
         if _crc_array(array) != int(checksums[f"{name}.npy"]):
             raise CacheError(f"{name}.npy is corrupt (checksum mismatch)")
-    vocab_bytes = (target / "vocab.json").read_bytes()
-    if zlib.crc32(vocab_bytes) != int(checksums["vocab.json"]):
-        raise CacheError("vocab.json is corrupt (checksum mismatch)")
-    vocab_terms = json.loads(vocab_bytes.decode("utf-8"))
-    files = manifest["files"]
-    skipped = tuple(Skipped(str(s["path"]), str(s["reason"])) for s in manifest["skipped"])
+    return arrays
 
+
+def _checked_vocab(target: Path, manifest: dict[str, Any]) -> list[str]:
+    vocab_bytes = (target / "vocab.json").read_bytes()
+    if zlib.crc32(vocab_bytes) != int(manifest["crc32"]["vocab.json"]):
+        raise CacheError("vocab.json is corrupt (checksum mismatch)")
+    terms = json.loads(vocab_bytes.decode("utf-8"))
+    if not (isinstance(terms, list) and len(terms) == int(manifest["vocab_size"])
+            and all(isinstance(t, str) for t in terms)):
+        raise CacheError("cache arrays are inconsistent")
+    return terms
+
+
+def _check_consistent(arrays: dict[str, np.ndarray], n_files: int, n_passages: int, vocab_size: int) -> None:
+    """The arrays agree with each other and with the manifest (no id points outside them)."""
     spans, terms, lengths = arrays["spans"], arrays["terms"], arrays["term_lengths"]
-    text_offsets = arrays["text_offsets"]
-    term_offsets, post_docs, post_tfs = (arrays[n] for n in ("term_offsets", "post_docs", "post_tfs"))
-    n_passages = sum(int(f["passages"]) for f in files)
-    vocab_size = int(manifest["vocab_size"])
+    text_offsets, term_offsets = arrays["text_offsets"], arrays["term_offsets"]
+    post_docs, post_tfs = arrays["post_docs"], arrays["post_tfs"]
     checks = [
-        isinstance(vocab_terms, list) and len(vocab_terms) == vocab_size
-        and all(isinstance(t, str) for t in vocab_terms),
         spans.ndim == 2 and spans.shape == (n_passages, 3),
         lengths.shape == (n_passages,) and int(lengths.sum()) == len(terms),
-        text_offsets.shape == (len(files) + 1,) and int(text_offsets[0]) == 0,
+        text_offsets.shape == (n_files + 1,) and int(text_offsets[0]) == 0,
         term_offsets.shape == (vocab_size + 1,),
         len(post_docs) == len(post_tfs) == int(term_offsets[-1]) if len(term_offsets) else False,
         len(terms) == 0 or (int(terms.min()) >= 0 and int(terms.max()) < vocab_size),
@@ -421,37 +437,52 @@ def _load_validated(target: Path, manifest: dict[str, Any]) -> Loaded:
     if not all(checks):
         raise CacheError("cache arrays are inconsistent")
 
+
+def _checked_blob(target: Path, manifest: dict[str, Any], size: int) -> Any:
+    """The text blob, mapped read-only, after checking its size and checksum (texts are decoded
+    lazily, at question time: a rebuild is cheap now, a decode error then is not)."""
     blob_path = target / "texts.bin"
-    if blob_path.stat().st_size != int(text_offsets[-1]):
+    if blob_path.stat().st_size != size:
         raise CacheError("texts.bin has the wrong size")
-    blob: mmap.mmap | bytes
-    if blob_path.stat().st_size:
+    blob: mmap.mmap | bytes = b""
+    if size:
         with open(blob_path, "rb") as handle:
             blob = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-    else:
-        blob = b""
-    # Texts are decoded lazily, at question time: check them now, while a rebuild is still cheap.
-    if zlib.crc32(blob) != int(checksums["texts.bin"]):
+    if zlib.crc32(blob) != int(manifest["crc32"]["texts.bin"]):
         raise CacheError("texts.bin is corrupt (checksum mismatch)")
+    return blob
 
-    # Docs view one set of flat arrays (no per-article arrays); texts stay in the blob.
+
+def _load_validated(target: Path, manifest: dict[str, Any]) -> Stored:
+    arrays = _checked_arrays(target, manifest)
+    vocab_terms = _checked_vocab(target, manifest)
+    files = manifest["files"]
+    n_passages = sum(int(f["passages"]) for f in files)
+    _check_consistent(arrays, len(files), n_passages, len(vocab_terms))
+    blob = _checked_blob(target, manifest, int(arrays["text_offsets"][-1]))
     offsets = np.zeros(n_passages + 1, np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    flat = _Flat(spans.astype(np.int32, copy=False), terms.astype(np.int32, copy=False), offsets)
-    bounds = text_offsets.tolist()
-    docs: list[Doc] = []
-    stamps: dict[str, tuple[int, int, int, int]] = {}
-    p = 0
-    for i, f in enumerate(files):
-        if "ctime_ns" in f and "ino" in f:
-            stamps[str(f["path"])] = (int(f["size"]), int(f["mtime_ns"]), int(f["ctime_ns"]), int(f["ino"]))
-        n = int(f["passages"])
-        docs.append(
-            Doc.in_flat(
-                str(f["path"]), int(f["size"]), int(f["mtime_ns"]), str(f["sha256"]), str(f["title"]),
-                f.get("url"), f.get("published"), f.get("source"),
-                LazyText(blob, bounds[i], bounds[i + 1]), flat, p, n, author=f.get("author"),
-            )
-        )
-        p += n
-    return Loaded(docs, Vocabulary(vocab_terms), (term_offsets, post_docs, post_tfs), skipped, stamps)
+    np.cumsum(arrays["term_lengths"], out=offsets[1:])
+    arrays["offsets"] = offsets
+    rows = [_row(f) for f in files]
+    if any(row["passages"] < 0 for row in rows) or any(a["path"] >= b["path"] for a, b in zip(rows, rows[1:])):
+        raise CacheError("cache manifest is inconsistent")
+    stamps = {
+        str(f["path"]): (int(f["size"]), int(f["mtime_ns"]), int(f["ctime_ns"]), int(f["ino"]))
+        for f in files if "ctime_ns" in f and "ino" in f
+    }
+    skipped = tuple(Skipped(str(s["path"]), str(s["reason"])) for s in manifest["skipped"])
+    return Stored(rows, arrays, vocab_terms, blob, arrays["text_offsets"].tolist(), skipped, stamps)
+
+
+def _optional(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _row(f: dict[str, Any]) -> dict[str, Any]:
+    """One manifest row with the types a Doc needs (anything else raises: "rebuild")."""
+    return {
+        "path": str(f["path"]), "size": int(f["size"]), "mtime_ns": int(f["mtime_ns"]),
+        "sha256": str(f["sha256"]), "title": str(f["title"]), "url": _optional(f.get("url")),
+        "published": _optional(f.get("published")), "source": _optional(f.get("source")),
+        "author": _optional(f.get("author")), "passages": int(f["passages"]),
+    }

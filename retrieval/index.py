@@ -7,7 +7,7 @@ epsilon floor); ``tests/test_index.py`` proves the scores are *equal* to
 passage's score does. ``BM25Okapi``'s idf is zero for a term in exactly half the passages and
 floored above that, which on a small folder silently drops the question's words, so the default
 ``idf="lucene"`` uses the always-positive ``log(1 + (N - n + 0.5) / (n + 0.5))``; on SciFact and
-SQuAD it is also the better of the two (figures in benchmarks/README.md).
+SQuAD it is also the better of the two (``python -m benchmarks.quality`` runs both on SciFact).
 
 How a query runs (the figures are for 1M passages, see benchmarks/speed.py):
 
@@ -368,7 +368,3 @@ def merge_postings(
     post_tfs = np.insert(kept_tfs.astype(tf_dtype, copy=False), insert_at, add_tfs.astype(tf_dtype))
     return term_offsets, post_docs, post_tfs
 
-
-def okapi_reference_idf(n_docs: int, df: int) -> float:
-    """The textbook Okapi idf, for documentation and tests."""
-    return math.log(n_docs - df + 0.5) - math.log(df + 0.5)

@@ -5,14 +5,14 @@ reference in one assignment, so every question is answered from a complete index
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import statistics
-import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
 import numpy as np
 
@@ -22,10 +22,12 @@ from retrieval.answer import candidate_pool, choose_answer
 from retrieval.candidates import CANDIDATE_PASSAGES, Pool
 from retrieval.match import forget_texts
 from retrieval.ranker import AnswerModel, default_model
-from retrieval.corpus import Doc, Snapshot, Vocabulary, build_snapshot, content_hash, make_doc
+from retrieval.build import Handle, Indexer, make_doc
+from retrieval.docs import Doc, content_hash
+from retrieval.snapshot import Snapshot, build_snapshot
 from retrieval.errors import UserError
 from retrieval.index import BM25Params
-from retrieval.loader import DEFAULT_MAX_BYTES, SkipFile, file_of, parse_articles, read_bytes, scan
+from retrieval.loader import DEFAULT_MAX_BYTES, FileInfo, SkipFile, file_of, parse_articles, read_bytes, scan
 from retrieval.models import Answer, Hit, IndexStats, Skipped
 
 log = logging.getLogger(__name__)
@@ -99,7 +101,7 @@ class Library:
         self.max_question_chars = max_question_chars
         self.params = params
         self.model = model or default_model()  # checked now: a broken install fails at open
-        self._vocab = Vocabulary()
+        self._indexer = Indexer()  # the refresher's: it alone adds terms to the vocabulary
         self._refresh_lock = threading.Lock()
         self._skip_memo: dict[str, tuple[Stamp, str]] = {}
         # The scan stamp of each indexed file as it was when read (owned by the refresher):
@@ -111,7 +113,7 @@ class Library:
         self._cache_warned = False
         self.last_refresh_ms = 0.0
         self.loaded_from_cache = False
-        self._snapshot = build_snapshot([], self._vocab, params)
+        self._snapshot = build_snapshot([], self._indexer.vocab, params)
 
     # --- opening and refreshing -------------------------------------------------------------
 
@@ -136,19 +138,18 @@ class Library:
             return
         cache.remove_leftovers(target)  # of saves killed mid-write (SIGKILL, power loss)
         try:
-            loaded = cache.load(target, self.folder, self.params)
+            snapshot, stamps = Snapshot.load(target, self.folder, self.params)
+        except cache.NoCache:
+            return  # the first open: nothing to warn about
         except cache.CacheError as exc:
-            if str(exc) != "no cache yet":
-                log.warning("index cache at %s not used (%s); rebuilding", target, exc)
+            log.warning("index cache at %s not used (%s); rebuilding", target, exc)
             return
         except OSError as exc:
             log.warning("index cache at %s unreadable (%s); rebuilding", target, exc)
             return
-        self._vocab = loaded.vocab
-        self._stamps = dict(loaded.stamps)
-        self._snapshot = build_snapshot(
-            loaded.docs, loaded.vocab, self.params, loaded.skipped, time.time(), loaded.postings
-        )
+        self._indexer = Indexer(snapshot.vocab.vocabulary)
+        self._stamps = dict(stamps)
+        self._snapshot = snapshot
         self.loaded_from_cache = True
 
     def refresh(self, *, settle_seconds: float = 0.0, progress: Progress | None = None) -> RefreshResult:
@@ -175,73 +176,77 @@ class Library:
         current: dict[str, list[Doc]] = {}  # file -> its articles (a feed has one per entry)
         for d in self._snapshot.docs:
             current.setdefault(file_of(d.path), []).append(d)
-        now_ns, mono_ns, settle_ns = time.time_ns(), time.monotonic_ns(), int(settle_seconds * 1e9)
-        unsettled: dict[str, tuple[Stamp, int]] = {}
-        docs: list[Doc] = []
-        added, changed, pending = [], [], []
-        skipped: list[Skipped] = list(problems)
-        touched = False
-        memo: dict[str, tuple[Stamp, str]] = {}
-        stamps: dict[str, Stamp] = {}
+        plan = _Plan(skipped=list(problems))
+        clock = (time.time_ns(), time.monotonic_ns(), int(settle_seconds * 1e9))
         for done, (path, info) in enumerate(files.items(), start=1):
             if progress and (done % 200 == 0 or done == len(files)):
                 progress("read", done, len(files))
-            old = current.get(path)
-            stamp = info.stamp
-            if old is not None and self._stamps.get(old[0].path) == stamp:
-                docs.extend(old)
-                stamps.update((d.path, stamp) for d in old)
-                continue
-            if settle_ns and self._settling(path, stamp, now_ns, mono_ns, settle_ns, unsettled):
-                pending.append(path)
-                if old is not None:
-                    docs.extend(old)
-                    stamps.update((d.path, self._stamps[d.path]) for d in old if d.path in self._stamps)
-                continue
-            remembered = self._skip_memo.get(path)
-            if remembered and remembered[0] == stamp:
-                memo[path] = remembered
-                skipped.append(Skipped(path, remembered[1]))
-                continue
-            try:
-                data = read_bytes(self.folder, path, self.max_file_bytes,
-                                  follow_outside_links=self.follow_outside_links)
-                digest = content_hash(data)
-                if old is not None and all(d.sha256 == digest for d in old):
-                    for d in old:
-                        d.size, d.mtime_ns = len(data), info.mtime_ns
-                        stamps[d.path] = stamp
-                    touched = True  # same text, new stamp: only the cache's manifest is stale
-                    docs.extend(old)
-                    continue
-                articles = parse_articles(path, data)
-            except SkipFile as exc:
-                log.warning("skipped %s: %s", path, exc)
-                skipped.append(Skipped(path, str(exc)))
-                memo[path] = (stamp, str(exc))
-                continue
-            for article in articles:
-                docs.append(make_doc(article, len(data), info.mtime_ns, digest, self._vocab))
-                stamps[article.path] = stamp
-            (changed if old is not None else added).append(path)
-        self._skip_memo = memo
-        self._unsettled = unsettled
-        kept = {d.path for d in docs}
+            self._take(plan, path, info, current.get(path), clock)
+        self._skip_memo = plan.memo
+        self._unsettled = plan.unsettled
+        kept = {d.path for d in plan.docs}
         removed = tuple(sorted(d.path for old in current.values() for d in old if d.path not in kept))
-        result = RefreshResult(tuple(added), tuple(changed), removed, tuple(skipped), tuple(pending))
-        skip_changed = tuple(skipped) != self._snapshot.skipped
-        save = touched
-        if result.any_change or skip_changed or not self._snapshot.refreshed_at:
-            if progress:
-                progress("index", len(docs), len(docs))
-            self._snapshot = build_snapshot(docs, self._vocab, self.params, skipped, time.time())
+        result = RefreshResult(tuple(plan.added), tuple(plan.changed), removed, tuple(plan.skipped),
+                               tuple(plan.pending))
+        self._publish(plan, result, progress)
+        return result
+
+    def _take(self, plan: "_Plan", path: str, info: FileInfo, old: list[Doc] | None,
+              clock: tuple[int, int, int]) -> None:
+        """Add one scanned file to ``plan``: its docs as they are, re-stamped, re-read, pending
+        or skipped. Never changes a doc the current snapshot holds (a re-stamp is a new record)."""
+        stamp = info.stamp
+        if old is not None and self._stamps.get(old[0].path) == stamp:
+            plan.keep(old, stamp)
+            return
+        if clock[2] and self._settling(path, stamp, *clock, plan.unsettled):
+            plan.pending.append(path)
+            if old is not None:
+                plan.docs.extend(old)
+                plan.stamps.update((d.path, self._stamps[d.path]) for d in old if d.path in self._stamps)
+            return
+        remembered = self._skip_memo.get(path)
+        if remembered and remembered[0] == stamp:
+            plan.skip(path, remembered)
+            return
+        try:
+            data = read_bytes(self.folder, path, self.max_file_bytes, follow_outside_links=self.follow_outside_links)
+            digest = content_hash(data)
+            if old is not None and all(d.sha256 == digest for d in old):
+                # Same text, new stamp: new records (only the cache's manifest is stale).
+                plan.keep([dataclasses.replace(d, size=len(data), mtime_ns=info.mtime_ns) for d in old], stamp)
+                plan.touched = True
+                return
+            articles = parse_articles(path, data)
+        except SkipFile as exc:
+            log.warning("skipped %s: %s", path, exc)
+            plan.skip(path, (stamp, str(exc)))
+            return
+        for article in articles:
+            doc, analysis = make_doc(article, len(data), info.mtime_ns, digest, self._indexer)
+            plan.docs.append(doc)
+            plan.fresh[doc.path] = analysis
+            plan.stamps[doc.path] = stamp
+        (plan.changed if old is not None else plan.added).append(path)
+
+    def _publish(self, plan: "_Plan", result: RefreshResult, progress: Progress | None) -> None:
+        """Swap in a snapshot of ``plan`` when anything a reader sees changed; save the cache
+        when it is stale."""
+        previous = self._snapshot
+        skip_changed = tuple(plan.skipped) != previous.skipped
+        save = plan.touched
+        reindex = result.any_change or skip_changed or not previous.refreshed_at
+        if reindex or plan.touched:
+            if progress and reindex:
+                progress("index", len(plan.docs), len(plan.docs))
+            self._snapshot = build_snapshot(plan.docs, self._indexer.vocab, self.params, plan.skipped,
+                                            time.time(), previous=previous, fresh=plan.fresh)
             if result.changed or result.removed:
                 forget_texts()  # the caches must not keep what left the index alive
             save = save or result.any_change or skip_changed or not self.loaded_from_cache
-        self._stamps = stamps  # only now: they describe the snapshot being served
+        self._stamps = plan.stamps  # only now: they describe the snapshot being served
         if save:
             self._save_cache()
-        return result
 
     def _settling(self, path: str, stamp: Stamp, now_ns: int, mono_ns: int, settle_ns: int,
                   unsettled: dict[str, tuple[Stamp, int]]) -> bool:
@@ -263,13 +268,8 @@ class Library:
         target = self._cache_target()
         if target is None:
             return
-        snap = self._snapshot
-        index = snap.index
         try:
-            cache.save(
-                target, self.folder, snap.docs, self._vocab, self.params,
-                (index.term_offsets, index.post_docs, index.post_tfs), snap.skipped, self._stamps,
-            )
+            self._snapshot.save(target, self.folder, self._stamps)
         except OSError as exc:
             # Read-only or full disk: keep serving from memory, say so once.
             if not self._cache_warned:
@@ -332,7 +332,9 @@ class Library:
         found = [doc for doc in self._snapshot.docs if doc.path == path or file_of(doc.path) == path]
         if not found:
             return None
-        return found[0].title, sum(int(len(doc.spans)) for doc in found)
+        snap = self._snapshot
+        position = {id(doc): i for i, doc in enumerate(snap.docs)}
+        return found[0].title, sum(len(snap.doc_passages(position[id(doc)])) for doc in found)
 
     def titles(self) -> list[str]:
         return [d.title for d in self._snapshot.docs]
@@ -358,15 +360,33 @@ class _InSnapshot:
         if doc not in self._terms:
             lo, hi = np.searchsorted(snap.passage_doc, [doc, doc + 1])  # a doc's passages are contiguous
             ids = np.unique(snap.terms[snap.offsets[lo] : snap.offsets[hi]])
-            vocab = snap.vocab.terms
-            self._terms[doc] = frozenset(vocab[i] for i in ids.tolist())
+            self._terms[doc] = frozenset(snap.vocab.names(ids.tolist()))
         return self._terms[doc]
 
 
-def iter_changed(result: RefreshResult) -> Iterable[str]:
-    yield from result.added
-    yield from result.changed
-    yield from result.removed
+@dataclass
+class _Plan:
+    """What one refresh has gathered so far: the docs of the next snapshot (``fresh`` holds the
+    analyses of those read this time), their stamps, and what changed. Private to a refresh."""
+
+    docs: list[Doc] = field(default_factory=list)
+    fresh: dict[str, Handle] = field(default_factory=dict)
+    stamps: dict[str, Stamp] = field(default_factory=dict)
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    memo: dict[str, tuple[Stamp, str]] = field(default_factory=dict)
+    unsettled: dict[str, tuple[Stamp, int]] = field(default_factory=dict)
+    touched: bool = False
+
+    def keep(self, docs: list[Doc], stamp: Stamp) -> None:
+        self.docs.extend(docs)
+        self.stamps.update((d.path, stamp) for d in docs)
+
+    def skip(self, path: str, memo: tuple[Stamp, str]) -> None:
+        self.skipped.append(Skipped(path, memo[1]))
+        self.memo[path] = memo
 
 
-__all__ = ["Library", "QuestionError", "FolderError", "RefreshResult", "clean_question", "os"]
+__all__ = ["Library", "QuestionError", "FolderError", "RefreshResult", "clean_question"]

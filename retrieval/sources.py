@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from retrieval.models import Answer, Citation
 
 if TYPE_CHECKING:  # pragma: no cover
-    from retrieval.corpus import Snapshot
+    from retrieval.snapshot import Snapshot
 
 
 def _article_meta(snapshot: "Snapshot", path: str) -> dict[str, str]:

@@ -258,8 +258,17 @@ def test_load_reports_problems_as_cache_errors_only(folder, cache_dir) -> None:
     wrong_types(target)
     with pytest.raises(cache.CacheError):
         cache.load(target, folder, BM25Params())
-    with pytest.raises(cache.CacheError, match="no cache yet"):
+    with pytest.raises(cache.NoCache):  # its own type: callers need not read the message
         cache.load(target.with_name("absent"), folder, BM25Params())
+    with pytest.raises(cache.CacheError):  # and still a CacheError to those who only rebuild
+        cache.load(target.with_name("absent"), folder, BM25Params())
+
+
+def test_a_first_open_builds_the_cache_without_a_warning(folder, cache_dir, caplog) -> None:
+    with caplog.at_level(logging.WARNING, logger="retrieval"):
+        library = Library.open(folder, cache_dir=cache_dir)
+    assert not library.loaded_from_cache and caplog.records == []
+    assert Library.open(folder, cache_dir=cache_dir).loaded_from_cache
 
 
 def test_a_cache_for_one_folder_is_not_used_for_another(tmp_path, folder, cache_dir) -> None:

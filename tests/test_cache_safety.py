@@ -474,7 +474,7 @@ def test_tokenising_workers_die_with_their_parent(tmp_path, signum) -> None:
 
 
 def test_a_worker_asks_for_sigkill_with_its_parent_and_exits_if_the_parent_is_already_gone(monkeypatch) -> None:
-    from retrieval import corpus
+    from retrieval import build
 
     calls: list[tuple] = []
     exits: list[int] = []
@@ -484,11 +484,11 @@ def test_a_worker_asks_for_sigkill_with_its_parent_and_exits_if_the_parent_is_al
             calls.append(args)
             return 0
 
-    monkeypatch.setattr(corpus.ctypes, "CDLL", lambda *a, **k: FakeLibc())
-    monkeypatch.setattr(corpus.os, "_exit", lambda code: exits.append(code))
-    corpus._die_with_parent(os.getppid())
-    assert calls == [(corpus.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)] and exits == []
-    corpus._die_with_parent(os.getppid() + 1)  # forked by a process that has died since
+    monkeypatch.setattr(build.ctypes, "CDLL", lambda *a, **k: FakeLibc())
+    monkeypatch.setattr(build.os, "_exit", lambda code: exits.append(code))
+    build._die_with_parent(os.getppid())
+    assert calls == [(build.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)] and exits == []
+    build._die_with_parent(os.getppid() + 1)  # forked by a process that has died since
     assert exits == [1]  # the race before prctl took effect is covered by the getppid() check
 
 

@@ -557,7 +557,7 @@ def test_tokenize_workers_is_a_checked_setting_that_reaches_the_engine(in_proces
     monkeypatch.delenv("CITEBOT_TOKENIZE_WORKERS")
     (in_process / ".env").write_text("CITEBOT_TOKENIZE_WORKERS=1\n")
     assert cli.main(["index", "--no-cache", "--articles", str(articles)]) == 0
-    from retrieval.corpus import tokenize_workers
+    from retrieval.build import tokenize_workers
 
     assert os.environ["CITEBOT_TOKENIZE_WORKERS"] == "1" and tokenize_workers() == 0  # 1 = in-process
 

@@ -12,7 +12,7 @@ from rank_bm25 import BM25Okapi
 
 import retrieval.index as index_module
 from retrieval import Library
-from retrieval.corpus import Vocabulary
+from retrieval.vocabulary import Vocabulary
 from retrieval.index import BM25Index, BM25Params, build_postings, merge_postings
 
 OKAPI = BM25Params(idf="okapi")

@@ -390,11 +390,13 @@ def test_title_terms_ride_with_every_passage_of_an_article() -> None:
     """Kept as before for real articles: every passage matches a word of its article's title."""
     body = "\n\n".join(f"Paragraph {i} says something about the harbour." for i in range(120))
     library = Library(FIXTURES)
-    from retrieval.corpus import Vocabulary, build_snapshot, make_doc
+    from retrieval.build import Indexer, make_doc
+    from retrieval.snapshot import build_snapshot
 
-    vocab = Vocabulary()
-    doc = make_doc(Article("a.txt", "Kingfisher survey", body), 1, 1, "x", vocab)
-    snapshot = build_snapshot([doc], vocab, library.params)
+    indexer = Indexer()
+    vocab = indexer.vocab
+    doc, analysis = make_doc(Article("a.txt", "Kingfisher survey", body), 1, 1, "x", indexer)
+    snapshot = build_snapshot([doc], vocab, library.params, fresh={doc.path: analysis})
     kingfisher = vocab.ids["kingfish"]
     assert all(kingfisher in snapshot.passage_terms(p) for p in range(snapshot.n_passages))
     assert snapshot.n_passages == 120
@@ -404,13 +406,15 @@ def test_a_long_title_over_thousands_of_tiny_paragraphs_is_indexed_linearly() ->
     """The title is not repeated passages x title times: its terms add at most TITLE_FREE
     passages' worth plus TITLE_SHARE times the article's own tokens."""
     from retrieval.analyzer import tokenize
-    from retrieval.corpus import TITLE_FREE, TITLE_SHARE, Vocabulary, build_snapshot, make_doc
+    from retrieval.build import TITLE_FREE, TITLE_SHARE, Indexer, make_doc
+    from retrieval.snapshot import build_snapshot
 
     title = " ".join(f"headword{i}" for i in range(40))
     body = "\n\n".join(f"w{i}" for i in range(20_000))
-    vocab = Vocabulary()
-    doc = make_doc(Article("a.txt", title, body), 1, 1, "x", vocab)
-    snapshot = build_snapshot([doc], vocab, Library(FIXTURES).params)
+    indexer = Indexer()
+    vocab = indexer.vocab
+    doc, analysis = make_doc(Article("a.txt", title, body), 1, 1, "x", indexer)
+    snapshot = build_snapshot([doc], vocab, Library(FIXTURES).params, fresh={doc.path: analysis})
     own = 20_000
     assert snapshot.n_passages == own
     total = int(snapshot.offsets[-1])
@@ -505,10 +509,12 @@ def test_a_javascript_url_never_reaches_the_cli(tmp_path: Path, monkeypatch, cap
 
 
 def test_a_url_from_an_older_cache_is_cleaned_too() -> None:
-    from retrieval.corpus import Vocabulary, make_doc
+    import dataclasses
 
-    doc = make_doc(Article("a.txt", "T", "Body."), 1, 1, "x", Vocabulary())
-    doc.url = "javascript:alert(1)"  # as a cache written before the check would hold it
+    from retrieval.docs import doc_of
+
+    # As a cache written before the check would hold it:
+    doc = dataclasses.replace(doc_of(Article("a.txt", "T", "Body."), 1, 1, "x"), url="javascript:alert(1)")
     assert doc.article().url is None
 
 
