@@ -4,15 +4,15 @@ A page saved from a news site carries a cookie banner, navigation, share bars, n
 boxes, related stories and reader comments around a few paragraphs of article. The loader's
 own HTML walker keeps all of those (it only drops <nav>, <footer>, <aside>, forms, scripts), so
 a reader's comment could be quoted as the answer. trafilatura (Apache-2.0, actively
-maintained, the best-scoring open extractor in published comparisons) finds the main content
-and reads the title, author, date and canonical URL from the page's meta tags and JSON-LD.
+maintained) finds the main content and reads the title, author, date and canonical URL from
+the page's meta tags and JSON-LD; benchmarks/webpages.py measures it against the walker.
 
 trafilatura works on a string it is given and never touches the network here (only its
 ``fetch_url`` does, which is not used). Its parsing is libxml2's, in C; the extraction
 heuristics run many XPath passes over the tree. So that no input costs more than a bounded
 time, pages over :data:`MAX_EXTRACT_TAGS` elements or :data:`MAX_EXTRACT_CHARS` characters
-go to the walker without trying, and so does a page
-where extraction fails or finds nothing (a fragment, a page of links): the caller falls back.
+go to the walker without trying, and so does a page where extraction fails or finds nothing
+(a fragment, a page of links): the caller falls back.
 """
 from __future__ import annotations
 
@@ -223,8 +223,12 @@ def extract(html: str) -> Webpage | None:
     names = [n for n in (source, _host_name(url)) if n]
     title, site = strip_site_name(title, names)
     site = site or strip_site_name(page_title, names)[1]
-    if site and (not source or ("." in source and " " not in source)):
-        source = site  # "Highland Record" as the page writes it, not its host name
+    if source and "." in source and " " not in source:
+        # trafilatura's last resort is the URL's host: the link shows that already, and
+        # "highland-record.example" is no name. The site's name as the title writes it, if any.
+        source = site
+    elif site and not source:
+        source = site
     paragraphs = _paragraphs(text, title)
     if not paragraphs:
         return None

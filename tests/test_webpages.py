@@ -103,7 +103,12 @@ def test_site_name_comes_from_the_page_not_its_host() -> None:
     assert read("bridge-reopening.html").source == "Riverside Gazette"  # og:site_name
     assert read("ferry-strike.html").source == "Highland Record"  # only in <title>, after "·"
     assert read("tram-extension.html").source == "Metro Daily"  # after "::"
+    assert read("school-meals.html").source == "Northern Echo Weekly"  # JSON-LD publisher
     assert read("orchard-harvest.html").source is None
+    # Only a canonical link: its host is no site name (the link is shown anyway).
+    lighthouse = Path(__file__).parent / "fixtures" / "discord" / "articles" / "lighthouse-restoration.html"
+    article = parse_article("l.html", lighthouse.read_bytes())
+    assert (article.source, article.url) == (None, "https://news.example.org/coast/brannock-lighthouse")
 
 
 @pytest.mark.parametrize("title, names, want", [
