@@ -168,8 +168,8 @@ def _decoded_once(title: str, tree: object) -> str:
 
 def _paragraphs(text: str, title: str) -> list[str]:
     """trafilatura's text, one line per block, as paragraphs: white space squeezed, the
-    list-item dash it adds removed (what is left stands verbatim in the page's text), and a
-    first line repeating the title dropped (the walker does the same with the <h1>)."""
+    list-item dash it adds removed (what is left stands verbatim in the page's text), and the
+    headline dropped where it repeats the title near the top (the walker drops the <h1> too)."""
     out = []
     for line in text.split("\n"):
         line = _squeeze(line)
@@ -177,8 +177,12 @@ def _paragraphs(text: str, title: str) -> list[str]:
             line = line[2:]
         if line:
             out.append(line)
-    if out and title and _key(out[0]) == _key(title):
-        out = out[1:]
+    if title:
+        key = _key(title)
+        for i, line in enumerate(out[:5]):  # on a short page the headline may follow some chrome
+            if _key(line) == key:
+                del out[i]
+                break
     return out
 
 

@@ -201,6 +201,44 @@ def test_pages_over_the_element_bound_are_not_extracted(monkeypatch) -> None:
     assert webpage.extract(small) is None and len(calls) == 1
 
 
+_AT_THE_BOUND = """
+import sys
+from retrieval import webpage
+from retrieval.loader import parse_article
+
+n = webpage.MAX_EXTRACT_TAGS - 100
+page = "<html><body><div>" + "<a href='/x'>link text</a> word " * n
+article = parse_article("links.html", page.encode())
+print(len(article.text) > n)
+"""
+
+
+@pytest.mark.slow
+def test_the_costliest_page_below_the_bound_finishes() -> None:
+    """The shape trafilatura is slowest on (links, ~0.15 ms each), just under the bound: ~6 s
+    here; 120 s is a bound a cost growing faster than the page would blow."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    try:
+        done = subprocess.run([sys.executable, "-c", _AT_THE_BOUND], capture_output=True, text=True,
+                              env=env, timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail("a page at the element bound still ran after 120 s")
+    assert done.returncode == 0 and done.stdout.strip() == "True", done.stderr[-2000:]
+
+
+def test_a_short_page_keeps_its_date_and_drops_its_comments() -> None:
+    page = (b"<html><head><title>Ferry cancelled | Coast News</title>"
+            b"<meta property='article:published_time' content='2024-02-02'></head><body>"
+            b"<nav><a href='/'>Home</a></nav><article><h1>Ferry cancelled</h1>"
+            b"<p>The morning ferry to Arran is cancelled because of high winds.</p></article>"
+            b"<section class='comments'><div class='comment'><p>bob: typical, cancelled again!</p></div></section>"
+            b"<footer>Coast News 2024</footer></body></html>")
+    article = parse_article("short.html", page)
+    assert (article.title, article.published) == ("Ferry cancelled", "2024-02-02")
+    assert "high winds" in article.text and "bob" not in article.text
+    assert "Ferry cancelled" not in article.text
+
+
 # --- dropped into a watched folder, it answers from the article --------------------------------------
 
 
