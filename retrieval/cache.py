@@ -48,7 +48,7 @@ from retrieval.models import Skipped
 log = logging.getLogger(__name__)
 
 FORMAT = "citebot-index"
-VERSION = 3  # 2: CRC-32 checksums in the manifest; 3: article authors
+VERSION = 4  # 2: CRC-32 checksums in the manifest; 3: article authors; 4: web pages read by trafilatura
 ARRAYS = ("spans", "terms", "term_lengths", "text_offsets", "term_offsets", "post_docs", "post_tfs")
 
 
