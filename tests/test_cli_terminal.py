@@ -94,12 +94,12 @@ class Terminal:
         import time
 
         deadline = time.monotonic() + timeout
-        while needle not in ANSI.sub("", self.text[self.seen:]):
+        while (found := ANSI.sub("", self.text).find(needle, self.seen)) < 0:
             left = deadline - time.monotonic()
             assert left > 0, f"never saw {needle!r} in:\n{self.text}"
             if not self._read(min(left, 1.0)) and self.proc.poll() is not None:
-                assert needle in ANSI.sub("", self.text[self.seen:]), f"exited without {needle!r}:\n{self.text}"
-        self.seen = len(self.text)  # the next expect waits for new output
+                assert ANSI.sub("", self.text).find(needle, self.seen) >= 0, f"exited without {needle!r}:\n{self.text}"
+        self.seen = found + len(needle)  # the next expect looks after this match
         return self.text
 
     def send(self, text: str) -> None:
