@@ -12,7 +12,7 @@ import shutil
 import textwrap
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TextIO
+from typing import Any, Mapping, TextIO
 
 log = logging.getLogger("citebot")
 
@@ -34,7 +34,7 @@ def is_terminal(stream: Any) -> bool:
         return False
 
 
-def use_colour(stream: Any, environ: dict[str, str] | os._Environ = os.environ) -> bool:
+def use_colour(stream: Any, environ: Mapping[str, str] = os.environ) -> bool:
     """Colour only on a terminal that can show it, and never when ``NO_COLOR`` is set
     (https://no-color.org: any non-empty value)."""
     if environ.get("NO_COLOR") or environ.get("TERM") == "dumb":
@@ -167,7 +167,7 @@ class ProgressBar:
 # --- the interactive prompt --------------------------------------------------------------------
 
 
-def state_dir(environ: dict[str, str] | os._Environ = os.environ) -> Path:
+def state_dir(environ: Mapping[str, str] = os.environ) -> Path:
     """Where per-user state lives ($XDG_STATE_HOME/citebot, else ~/.local/state/citebot)."""
     base = environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "citebot"
@@ -206,8 +206,8 @@ class LineEditing:
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
-            os.close(fd)
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))  # never readable by others
             self.readline.write_history_file(self.path)  # truncates to set_history_length
+            os.chmod(self.path, 0o600)  # a file left from before, too
         except OSError as exc:
             log.debug("prompt history %s not saved: %s", self.path, exc)
