@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterator, TextIO
 
 from bot.compose import EXIT_OK, UsageError, exit_status, folder_watcher, open_library
 from bot.format import answer_json, answer_text, error_json, hits_json, hits_text
+from bot.terminal import LineEditing, ProgressBar, for_terminal, is_terminal, output_width, plural, use_colour
 from retrieval.errors import UserError
 from retrieval.sources import with_sources
 
@@ -124,19 +125,17 @@ def _default_log_level(command: str) -> str:
     return "INFO" if command == "run" else "WARNING"
 
 
-def _progress_printer(stream: TextIO) -> Callable[[str, int, int], None] | None:
-    """Progress on a terminal only: piped output stays clean."""
-    if not stream.isatty():
+def _progress_printer(stream: TextIO) -> ProgressBar | None:
+    """A progress bar on a terminal only: piped output and logs stay clean."""
+    if not is_terminal(stream):
         return None
+    return ProgressBar(stream, colour=use_colour(stream))
 
-    def show(stage: str, done: int, total: int) -> None:
-        label = "files read" if stage == "read" else "articles indexed"
-        stream.write(f"\r{label}: {done:,}/{total:,}   ")
-        if stage == "index":
-            stream.write("\n")
-        stream.flush()
 
-    return show
+def _print_text(text: str) -> None:
+    """Human output: on a terminal wrapped to its width (and coloured unless NO_COLOR);
+    piped, exactly the text."""
+    print(for_terminal(text, width=output_width(sys.stdout), colour=use_colour(sys.stdout)), flush=True)
 
 
 @contextlib.contextmanager
@@ -229,7 +228,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         if args.json:
             _emit({**answer_json(answer), "note": note} if note else answer_json(answer))
         else:
-            print((note or answer_text(answer)) + end, flush=True)
+            _print_text((note or answer_text(answer)) + end)
 
     def answer_one(q: str) -> None:
         try:
@@ -268,11 +267,14 @@ def _interactive(library, settings, as_json: bool) -> int:
     from retrieval.followup import Turn, resolve
 
     stats = library.stats()
-    print(f"citebot: {stats.articles} articles, {stats.passages} passages from {settings.articles_dir}.")
+    print(f"citebot: {plural(stats.articles, 'article')}, {plural(stats.passages, 'passage')} "
+          f"from {settings.articles_dir}.")
     print(f"Ask a question (empty line or Ctrl-D to quit; follow-ups are read with the question "
           f"before, {NEW_CONVERSATION} starts over).")
     history: list[Turn] = []
-    with watching(library, settings):
+    # Arrow keys and history (readline) only where input() really reads a terminal.
+    editing = LineEditing() if is_terminal(sys.stdin) and is_terminal(sys.stdout) else contextlib.nullcontext()
+    with watching(library, settings), editing:
         while True:
             try:
                 line = input("? ")
@@ -299,7 +301,7 @@ def _interactive(library, settings, as_json: bool) -> int:
             else:
                 if read_with is not None:
                     print(f"(read with “{read_with}”; {NEW_CONVERSATION} starts over)")
-                print((note or answer_text(answer)) + "\n", flush=True)
+                _print_text((note or answer_text(answer)) + "\n")
             history = [dataclasses.replace(resolution.turn(answer.text if answer.found else ""),
                                            asked=resolution.asked)]
     return EXIT_OK
@@ -323,7 +325,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         if args.json:
             _emit(hits_json(q, hits))
         else:
-            print(hits_text(q, hits) + "\n", flush=True)
+            _print_text(hits_text(q, hits) + "\n")
 
     if query == "-":
         with watching(library, settings):
@@ -346,7 +348,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             "skipped": [{"path": s.path, "reason": s.reason} for s in stats.skipped],
         })
     else:
-        print(f"{stats.articles:,} articles, {stats.passages:,} passages indexed from "
+        print(f"{plural(stats.articles, 'article')}, {plural(stats.passages, 'passage')} indexed from "
               f"{settings.articles_dir} in {took / 1000:.2f} s"
               f"{' (cache)' if stats.from_cache else ''}.")
         for s in stats.skipped:

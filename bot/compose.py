@@ -6,6 +6,7 @@ call these instead of each wiring ``Library.open`` and ``FolderWatcher`` from se
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from typing import TYPE_CHECKING, Callable
@@ -50,14 +51,18 @@ def open_library(settings: "Settings", progress: Callable[[str, int, int], None]
         # setting it here makes a TOML or .env value count. Move it into Library.open's arguments
         # once the engine takes it there.
         os.environ[TOKENIZE_WORKERS_VAR] = str(settings.tokenize_workers)
-    return Library.open(
-        settings.articles_dir,
-        cache_dir=settings.cache_dir if settings.use_cache else None,
-        max_file_bytes=settings.max_file_bytes,
-        follow_outside_links=settings.follow_outside_links,
-        max_question_chars=settings.max_question_chars,
-        progress=progress,
-    )
+    # A progress bar that is a context manager (the CLI's) routes log lines above itself while
+    # the folder is read.
+    scope = progress if hasattr(progress, "__enter__") else contextlib.nullcontext()
+    with scope:
+        return Library.open(
+            settings.articles_dir,
+            cache_dir=settings.cache_dir if settings.use_cache else None,
+            max_file_bytes=settings.max_file_bytes,
+            follow_outside_links=settings.follow_outside_links,
+            max_question_chars=settings.max_question_chars,
+            progress=progress,
+        )
 
 
 def folder_watcher(library: "Library", settings: "Settings") -> "FolderWatcher | None":

@@ -61,12 +61,16 @@ def _source_line(c: Citation) -> str:
 
 
 def answer_text(answer: Answer) -> str:
-    """For a person: the quote with its marker, then numbered sources with their quotes."""
+    """For a person: each quote with its marker, then the numbered sources (a source repeats its
+    quote only when the answer does not already show it)."""
     if answer.found:
         markers = "".join(f"[{c.n}]" for c in answer.citations)
-        lines = [f"“{_safe(answer.text)}” {markers}", "", "Sources:"]
-        for c in answer.citations:
-            lines += [_source_line(c), f"    “{_safe(c.quote)}”"]
+        head = f"“{_safe(answer.text)}” {markers}"
+        if len(answer.citations) > 1 and " ".join(c.quote for c in answer.citations) == answer.text:
+            head = " ".join(f"“{_safe(c.quote)}” [{c.n}]" for c in answer.citations)  # each quote, its source
+        lines = [head, "", "Sources:"]
+        for c in answer.citations:  # a quote the answer already shows is not printed twice
+            lines += [_source_line(c)] + ([] if c.quote in answer.text else [f"    “{_safe(c.quote)}”"])
     else:
         lines = ["The articles don't answer that."]
         if answer.see_also:
