@@ -48,7 +48,14 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="{ask,search,index,run,report}")
     sub.required = True
 
+    from config.settings import user_config_file
+
+    def config(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--config", type=_folder, metavar="FILE",
+                       help="settings file (default: %s, if it exists)" % _shown(user_config_file()))
+
     def common(p: argparse.ArgumentParser, top_k: bool = True) -> None:
+        config(p)
         p.add_argument("--articles", type=_folder, metavar="DIR", help="articles folder (default: seeds/)")
         p.add_argument("--cache-dir", type=_folder, metavar="DIR", help="index cache folder")
         p.add_argument("--no-cache", action="store_true", help="do not read or write the index cache")
@@ -65,17 +72,28 @@ def _parser() -> argparse.ArgumentParser:
     index = sub.add_parser("index", help="build or refresh the index cache")
     common(index, top_k=False)
     run = sub.add_parser("run", help="start the Discord bot")
+    config(run)
     run.add_argument("--articles", type=_folder, metavar="DIR", help="articles folder")
     run.add_argument("--cache-dir", type=_folder, metavar="DIR", help="index cache folder")
     run.add_argument("--no-cache", action="store_true", help="do not read or write the index cache")
     run.add_argument("--sync-global", action="store_true", help="sync slash commands globally")
     report = sub.add_parser("report", help="questions the articles could not answer and answers voted down")
+    config(report)
     report.add_argument("--cache-dir", type=_folder, metavar="DIR", help="cache folder holding record.sqlite3")
     report.add_argument("--record", type=_folder, metavar="FILE", help="the record file (default: from settings)")
     report.add_argument("--since", type=_since, metavar="WHEN",
                         help="only questions since a date (2026-11-30) or for the last N days (7d)")
     report.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
+
+
+def _shown(path: Path) -> str:
+    """``path`` with the home folder as ``~`` (help text; argparse needs ``%`` doubled)."""
+    try:
+        text = "~/" + str(path.relative_to(Path.home()))
+    except ValueError:
+        text = str(path)
+    return text.replace("%", "%%")
 
 
 def _since(text: str) -> float:
@@ -108,7 +126,7 @@ def _settings(args: argparse.Namespace):
     if getattr(args, "no_cache", False):
         overrides["use_cache"] = False
     try:
-        settings = load_settings(**overrides)
+        settings = load_settings(getattr(args, "config", None), **overrides)
     except SettingsLoadError as exc:
         raise UsageError(str(exc)) from None
     except ValidationError as exc:

@@ -1,4 +1,5 @@
-"""Typed settings, layered: init kwargs > CITEBOT_* env > .env > config/settings.toml > defaults.
+"""Typed settings, layered: init kwargs > CITEBOT_* env > .env > the user's settings file (``--config
+FILE``, else ``user_config_file()`` when it exists) > config/settings.toml (shipped) > defaults.
 
 Nothing here is built at import time: composition roots call ``load_settings()`` once and pass
 plain values down, so tests can build ``Settings(articles_dir=..., watch=False)`` directly.
@@ -15,10 +16,11 @@ import io
 import json
 import logging
 import os
+import sys
 import tomllib
 import typing
 from pathlib import Path
-from typing import Annotated, Any, Callable, Mapping, Sequence
+from typing import Annotated, Any, Callable, ClassVar, Mapping, Sequence
 
 from pydantic import (
     AliasChoices,
@@ -47,6 +49,19 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 class SettingsLoadError(Exception):
     """A setting that cannot be used, worded in one line naming it and its source."""
+
+
+def user_config_file() -> Path:
+    """Where a user's own settings file lives: the platform's config folder, as other tools keep
+    theirs (``$XDG_CONFIG_HOME/citebot/settings.toml``, else ``~/.config/...``; macOS
+    ``~/Library/Application Support/citebot/``; Windows ``%APPDATA%\\citebot\\``)."""
+    if sys.platform == "win32" and os.environ.get("APPDATA"):
+        base = Path(os.environ["APPDATA"])
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return base / "citebot" / "settings.toml"
 
 
 def _default_cache_dir() -> Path:
@@ -78,6 +93,9 @@ class DiscordSettings(BaseModel):
 
 class Settings(BaseSettings):
     """All of citebot's knobs. Unknown keys are ignored so an old .env never breaks a start."""
+
+    # The user's settings file, read above the shipped settings.toml (see ``with_user_file``).
+    user_toml: ClassVar[Path | None] = None
 
     model_config = SettingsConfigDict(
         env_prefix="CITEBOT_",
@@ -149,11 +167,15 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # toml_file alone loads nothing: the TOML source has to be listed explicitly.
+        # toml_file alone loads nothing: the TOML source has to be listed explicitly. The user's
+        # file (``load_settings(config_file=...)``) sits above the shipped one, table by table.
+        user = getattr(settings_cls, "user_toml", None)
+        users = (TomlConfigSettingsSource(settings_cls, toml_file=user),) if user is not None else ()
         return (
             init_settings,
             env_settings,
             dotenv_settings,
+            *users,
             TomlConfigSettingsSource(settings_cls),
             file_secret_settings,
         )
@@ -171,13 +193,33 @@ class Settings(BaseSettings):
         return self.discord_token or self.discord.token
 
 
-def load_settings(**overrides: Any) -> Settings:
+def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Settings:
     """Build settings once at a composition root; flags arrive as ``overrides`` (None = unset).
 
-    Raises ``SettingsLoadError`` (one line: the setting, its source, what is wrong) for anything
-    pydantic-settings would otherwise report as a traceback or a message naming neither.
+    ``config_file`` (``--config``) is the user's settings file and must exist; without it,
+    ``user_config_file()`` is read when it exists. Raises ``SettingsLoadError`` (one line: the
+    setting, its source, what is wrong) for anything pydantic-settings would otherwise report as
+    a traceback or a message naming neither.
     """
-    return _load(Settings, {key: value for key, value in overrides.items() if value is not None})
+    init = {key: value for key, value in overrides.items() if value is not None}
+    return _load(with_user_file(Settings, _user_file(config_file)), init)
+
+
+def _user_file(config_file: Path | str | None) -> Path | None:
+    if config_file is None:
+        default = user_config_file()
+        return default if default.is_file() else None
+    path = Path(config_file).expanduser()
+    if not path.is_file():
+        raise SettingsLoadError(f"settings file {path} not found (given with --config)")
+    return path
+
+
+def with_user_file(cls: type[Settings], path: Path | None) -> type[Settings]:
+    """``cls`` reading ``path`` as the user's settings file (a subclass: no global state)."""
+    if path is None:
+        return cls
+    return type(cls.__name__, (cls,), {"user_toml": path, "__module__": cls.__module__})
 
 
 # --- where a bad value came from ------------------------------------------------------------------
@@ -187,6 +229,8 @@ def _load(cls: type[Settings], init: dict[str, Any]) -> Settings:
     env = {name: value for name, value in os.environ.items() if _var_path(cls, name) is not None}
     dotenv_file, dotenv = _read_dotenv(cls)
     toml_file, toml = _read_toml(cls)
+    user_file = getattr(cls, "user_toml", None)
+    user = _read_toml_file(user_file) if user_file is not None else {}
     _check_vars(cls, env, _in_environment)
     _check_vars(cls, dotenv, lambda name: f"{name} in {dotenv_file}")
     try:
@@ -194,7 +238,10 @@ def _load(cls: type[Settings], init: dict[str, Any]) -> Settings:
     except ValidationError as exc:
         error = exc.errors()[0]
         loc = tuple(error.get("loc", ()))
-        where = _origin(cls, loc, init, env, dotenv, dotenv_file, toml, toml_file)
+        if user_file is not None and loc and loc[0] in user:
+            where = str(user_file)
+        else:
+            where = _origin(cls, loc, init, env, dotenv, dotenv_file, toml, toml_file)
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
         raise SettingsLoadError(_one_line(f"invalid setting {_dotted(loc)} from {where}: {message}{more}")) from None
@@ -322,11 +369,15 @@ def _read_toml(cls: type[Settings]) -> tuple[Path | None, dict[str, Any]]:
     if not isinstance(toml_file, (str, os.PathLike)):
         return None, {}
     path = Path(toml_file)
+    return path, _read_toml_file(path)
+
+
+def _read_toml_file(path: Path) -> dict[str, Any]:
     text = _read_file(path, "settings file")
     if text is None:
-        return path, {}
+        return {}
     try:
-        return path, tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SettingsLoadError(_one_line(f"settings file {path} is not valid TOML: {exc}")) from None
 

@@ -22,6 +22,7 @@ def scratch_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     work = tmp_path / "cwd"
     work.mkdir()
     monkeypatch.chdir(work)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config-home"))  # no user settings file
     for key in list(os.environ):
         if key.upper().startswith("CITEBOT_") or key.upper() == "DISCORD_TOKEN":
             monkeypatch.delenv(key)

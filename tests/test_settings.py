@@ -175,3 +175,58 @@ def test_unknown_variables_are_still_ignored(scratch_env: Path, monkeypatch) -> 
     monkeypatch.setenv("CITEBOT_DISCORD__RETIRED", "\udcff")
     (scratch_env / ".env").write_text("CITEBOT_OLD__KEY=[\nOTHER_TOOL=x\n")
     assert load_settings().top_k == 5
+
+
+# --- the user's settings file (platform config folder, or --config FILE) -----------------------
+
+
+def write_user_settings(text: str) -> Path:
+    from config.settings import user_config_file
+
+    path = user_config_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_user_settings_file_sits_between_dotenv_and_the_shipped_toml(scratch_env: Path, monkeypatch) -> None:
+    path = write_user_settings("top_k = 3\n[discord]\ncooldown_rate = 7\n")
+    assert path.is_relative_to(Path(os.environ["XDG_CONFIG_HOME"]))
+    settings = load_settings()
+    assert (settings.top_k, settings.discord.cooldown_rate) == (3, 7)
+    assert settings.discord.command_prefix == "!"  # the rest of the [discord] table still comes from below
+    (scratch_env / ".env").write_text("CITEBOT_TOP_K=4\n")
+    assert load_settings().top_k == 4
+    monkeypatch.setenv("CITEBOT_TOP_K", "6")
+    assert load_settings().top_k == 6
+    assert load_settings(top_k=9).top_k == 9
+
+
+def test_config_flag_names_the_file_and_replaces_the_default_one(scratch_env: Path, tmp_path: Path) -> None:
+    write_user_settings("top_k = 3\n")
+    mine = tmp_path / "mine.toml"
+    mine.write_text("top_k = 8\n")
+    assert load_settings(mine).top_k == 8
+    with pytest.raises(SettingsLoadError, match=r"settings file .*missing\.toml not found \(given with --config\)"):
+        load_settings(tmp_path / "missing.toml")
+    mine.write_text("top_k = 0\n")
+    with pytest.raises(SettingsLoadError, match=r"invalid setting top_k from .*mine\.toml"):
+        load_settings(mine)
+    mine.write_text("top_k = \n")
+    with pytest.raises(SettingsLoadError, match=r"mine\.toml is not valid TOML"):
+        load_settings(mine)
+
+
+def test_cli_config_flag(in_process: Path, tmp_path: Path, capsys) -> None:
+    from bot.cli import main
+
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    (articles / "a.txt").write_text("Ferry update\n\nThe harbour ferry resumes sailings on 4 April.\n")
+    mine = tmp_path / "mine.toml"
+    mine.write_text(f"articles_dir = {str(articles)!r}\nuse_cache = false\n")
+    assert main(["search", "--json", "--config", str(mine), "ferry"]) == 0
+    assert '"a.txt"' in capsys.readouterr().out
+    assert main(["ask", "--config", str(tmp_path / "nope.toml"), "ferry?"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("citebot:") and "nope.toml not found" in err and len(err.splitlines()) == 1
