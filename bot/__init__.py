@@ -1,6 +1,13 @@
 """citebot front ends: the CLI and the Discord bot (discord is imported only when needed)."""
 from __future__ import annotations
 
+import sys
+
+# pip refuses to install on an older Python (requires-python); a source checkout run with one
+# gets this line instead of a traceback from the first 3.11-only import (tomllib, say).
+if sys.version_info < (3, 11):
+    raise SystemExit(f"citebot needs Python 3.11 or newer; this is Python {sys.version.split()[0]}")
+
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover

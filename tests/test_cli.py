@@ -578,3 +578,14 @@ def test_every_engine_exception_is_a_citebot_error_and_keeps_its_builtin_base() 
     from bot.compose import EXIT_ERROR, EXIT_USAGE, exit_status
 
     assert exit_status(FolderError("no folder")) == EXIT_USAGE and exit_status(CacheError("x")) == EXIT_ERROR
+
+
+@pytest.mark.parametrize("package, error", [("bot", "SystemExit"), ("retrieval", "ImportError")])
+def test_an_older_python_gets_one_line_naming_the_version_it_needs(package: str, error: str) -> None:
+    # Python 3.10 cannot be run here: pretend to be it before the package is first imported.
+    code = (f"import sys; sys.version_info = (3, 10, 12, 'final', 0); sys.version = '3.10.12 (fake)'\n"
+            f"try:\n    import {package}\nexcept BaseException as exc:\n"
+            f"    print(type(exc).__name__, exc)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.stdout.strip() == f"{error} citebot needs Python 3.11 or newer; this is Python 3.10.12"
