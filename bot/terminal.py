@@ -51,7 +51,7 @@ def output_width(stream: Any) -> int | None:
     return max(columns, 20)
 
 
-_BOLD, _DIM, _CYAN, _RESET = "\x1b[1m", "\x1b[2m", "\x1b[36m", "\x1b[0m"
+_BOLD, _CYAN, _RESET = "\x1b[1m", "\x1b[36m", "\x1b[0m"
 _HEADING = re.compile(r"^(Sources:|Closest passages:)$")
 _LEAD_MARKER = re.compile(r"^\[\d+\]")
 _TRAIL_MARKERS = re.compile(r"(?:\[\d+\])+$")
@@ -59,8 +59,9 @@ _SOURCE = re.compile(r"^\[\d+\] ")
 
 
 def _wrap_line(line: str, width: int) -> list[str]:
-    """One line wrapped at spaces only: no word (a URL, a long name) is ever split, so taking
-    the line breaks and their indent back out gives the line exactly."""
+    """One line wrapped at spaces only: no word (a URL, a long name) is ever split. Joining the
+    pieces with one space gives the line back, except that a run of spaces where a line breaks
+    is shown as the break (the words and their order never change)."""
     if len(line) <= width:
         return [line]
     indent = line[: len(line) - len(line.lstrip(" "))]

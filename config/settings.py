@@ -55,12 +55,15 @@ def user_config_file() -> Path:
     """Where a user's own settings file lives: the platform's config folder, as other tools keep
     theirs (``$XDG_CONFIG_HOME/citebot/settings.toml``, else ``~/.config/...``; macOS
     ``~/Library/Application Support/citebot/``; Windows ``%APPDATA%\\citebot\\``)."""
-    if sys.platform == "win32" and os.environ.get("APPDATA"):
-        base = Path(os.environ["APPDATA"])
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    try:
+        if sys.platform == "win32" and os.environ.get("APPDATA"):
+            base = Path(os.environ["APPDATA"])
+        elif sys.platform == "darwin":
+            base = Path.home() / "Library" / "Application Support"
+        else:
+            base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    except (RuntimeError, KeyError):  # no HOME and no passwd entry (a container's --user N)
+        base = Path("/nonexistent")
     return base / "citebot" / "settings.toml"
 
 
@@ -146,6 +149,8 @@ class Settings(BaseSettings):
             raise ValueError(f"must not be empty (leave it unset for the default{hint})")
         if "\x00" in str(value):
             raise ValueError("must not contain a NUL character")
+        if isinstance(value, (str, Path)):
+            return Path(value).expanduser()  # "~/news" in a settings file means the home folder
         return value
 
     @field_validator("log_level", mode="before")
@@ -210,6 +215,8 @@ def _user_file(config_file: Path | str | None) -> Path | None:
         default = user_config_file()
         return default if default.is_file() else None
     path = Path(config_file).expanduser()
+    if path.is_dir():
+        raise SettingsLoadError(f"settings file {path} is a folder (given with --config)")
     if not path.is_file():
         raise SettingsLoadError(f"settings file {path} not found (given with --config)")
     return path
@@ -238,10 +245,7 @@ def _load(cls: type[Settings], init: dict[str, Any]) -> Settings:
     except ValidationError as exc:
         error = exc.errors()[0]
         loc = tuple(error.get("loc", ()))
-        if user_file is not None and loc and loc[0] in user:
-            where = str(user_file)
-        else:
-            where = _origin(cls, loc, init, env, dotenv, dotenv_file, toml, toml_file)
+        where = _origin(cls, loc, init, env, dotenv, dotenv_file, toml, toml_file, user, user_file)
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
         raise SettingsLoadError(_one_line(f"invalid setting {_dotted(loc)} from {where}: {message}{more}")) from None
@@ -384,7 +388,7 @@ def _read_toml_file(path: Path) -> dict[str, Any]:
 
 def _origin(cls: type[Settings], loc: tuple[Any, ...], init: Mapping[str, Any], env: Mapping[str, str],
             dotenv: Mapping[str, str], dotenv_file: Path | None, toml: Mapping[str, Any],
-            toml_file: Path | None) -> str:
+            toml_file: Path | None, user: Mapping[str, Any] | None = None, user_file: Path | None = None) -> str:
     """Which source supplied the value at ``loc``, in the order they win."""
     keys = tuple(part for part in loc if isinstance(part, str))
     if not keys:
@@ -396,6 +400,17 @@ def _origin(cls: type[Settings], loc: tuple[Any, ...], init: Mapping[str, Any], 
             path = _var_path(cls, name)
             if path is not None and keys[: len(path)] == path:
                 return where(name)
+    if user_file is not None and _holds(user or {}, keys):
+        return str(user_file)
     if toml_file is not None and keys[0] in toml:
         return str(toml_file)
     return "the defaults"
+
+
+def _holds(table: Mapping[str, Any], keys: tuple[str, ...]) -> bool:
+    """Whether the TOML ``table`` sets the value at ``keys`` (or a table holding it)."""
+    for key in keys:
+        if not isinstance(table, Mapping) or key not in table:
+            return False
+        table = table[key]
+    return True

@@ -29,6 +29,7 @@ from retrieval.errors import UserError
 from retrieval.index import BM25Params
 from retrieval.loader import DEFAULT_MAX_BYTES, FileInfo, SkipFile, file_of, parse_articles, read_bytes, scan
 from retrieval.models import Answer, Hit, IndexStats, Skipped
+from retrieval.sources import with_sources
 
 log = logging.getLogger(__name__)
 
@@ -290,6 +291,8 @@ class Library:
         question = clean_question(question, self.max_question_chars)
         snap, hits, idf = self._retrieve(question, top_k)
         answer = choose_answer(question, hits, idf, _InSnapshot(snap), self.model)
+        # Dates and sources from the snapshot the quotes came from, not a newer one.
+        answer = with_sources(answer, snap)
         took = (time.perf_counter() - started) * 1000
         return Answer(answer.question, answer.found, answer.text, answer.citations,
                       answer.see_also[:top_k], round(took, 2))
@@ -329,12 +332,11 @@ class Library:
     def article_info(self, path: str) -> tuple[str, int] | None:
         """(title, passage count) of the indexed article at ``path``, or None if not indexed.
         For a feed file: its first entry's title and the passages of all its entries."""
-        found = [doc for doc in self._snapshot.docs if doc.path == path or file_of(doc.path) == path]
+        snap = self._snapshot  # read once: a refresh may publish a new one meanwhile
+        found = [i for i, doc in enumerate(snap.docs) if doc.path == path or file_of(doc.path) == path]
         if not found:
             return None
-        snap = self._snapshot
-        position = {id(doc): i for i, doc in enumerate(snap.docs)}
-        return found[0].title, sum(len(snap.doc_passages(position[id(doc)])) for doc in found)
+        return snap.docs[found[0]].title, sum(len(snap.doc_passages(i)) for i in found)
 
     def titles(self) -> list[str]:
         return [d.title for d in self._snapshot.docs]

@@ -10,6 +10,21 @@ import pytest
 DISCORD_ARTICLES = Path(__file__).resolve().parent / "fixtures" / "discord" / "articles"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _no_user_settings_file(tmp_path_factory: pytest.TempPathFactory):
+    """No test (nor any citebot it starts as a subprocess) reads the developer's own settings
+    file: the platform config folders point at an empty scratch folder for the whole run."""
+    empty = tmp_path_factory.mktemp("config-home")
+    saved = {key: os.environ.get(key) for key in ("XDG_CONFIG_HOME", "APPDATA")}
+    os.environ.update(XDG_CONFIG_HOME=str(empty), APPDATA=str(empty))
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 @pytest.fixture
 def cache_dir(tmp_path: Path) -> Path:
     return tmp_path / "cache"

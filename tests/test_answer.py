@@ -370,3 +370,31 @@ def test_published_dates_compare_across_formats() -> None:
     assert published_at("2024-03-12") < published_at("Wed, 13 Mar 2024 00:00:00 GMT")
     assert published_at("2024-03-12T10:00:00+02:00") < published_at("2024-03-12T09:00:00Z")
     assert published_at("last Tuesday") is None and published_at(None) is None
+
+
+def test_ask_cites_dates_from_the_snapshot_its_quotes_came_from(tmp_path: Path) -> None:
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    _dated(folder, "a.md", "2024-01-05", "Passengers were told to expect delays.")
+    answer = Library.open(folder, cache_dir=tmp_path / "cache").ask("When will the harbour ferry resume sailings?")
+    assert answer.found and answer.citations[0].published == "2024-01-05"  # no front-end lookup needed
+
+
+def test_article_info_reads_one_snapshot_while_a_refresh_publishes_another(tmp_path: Path) -> None:
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    _dated(folder, "a.md", "2024-01-05", "Passengers were told to expect delays.")
+    library = Library.open(folder, cache_dir=tmp_path / "cache")
+    old = library.snapshot
+    _dated(folder, "a.md", "2024-01-06", "Passengers were told to expect long delays.")
+    library.refresh()
+    new = library.snapshot
+
+    class Mid:  # the refresh lands between two reads of the live snapshot
+        reads = iter([old, new, new, new])
+
+        @property
+        def _snapshot(self):
+            return next(self.reads)
+
+    assert Library.article_info(Mid(), "a.md") == library.article_info("a.md")

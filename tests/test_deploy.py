@@ -218,7 +218,7 @@ def test_systemd_analyze_verify_finds_nothing_to_say(tmp_path: Path) -> None:
 
 def _source_copy(target: Path) -> Path:
     """The project's files (what git tracks, roughly): pip builds in the source folder."""
-    skip = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache",
+    skip = shutil.ignore_patterns(".git", ".venv*", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache",
                                   ".hypothesis", "results")
     shutil.copytree(ROOT, target, ignore=skip)
     return target

@@ -230,3 +230,30 @@ def test_cli_config_flag(in_process: Path, tmp_path: Path, capsys) -> None:
     assert main(["ask", "--config", str(tmp_path / "nope.toml"), "ferry?"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("citebot:") and "nope.toml not found" in err and len(err.splitlines()) == 1
+
+
+def test_a_bad_value_is_blamed_on_where_it_came_from_not_on_a_user_file_that_sets_the_key(
+        scratch_env: Path, monkeypatch) -> None:
+    write_user_settings("top_k = 5\n[discord]\ncommand_prefix = \"?\"\n")
+    monkeypatch.setenv("CITEBOT_TOP_K", "0")
+    with pytest.raises(SettingsLoadError, match="from environment variable CITEBOT_TOP_K"):
+        load_settings()
+    monkeypatch.delenv("CITEBOT_TOP_K")
+    with pytest.raises(SettingsLoadError, match="from the command line"):
+        load_settings(top_k=0)
+    monkeypatch.setenv("CITEBOT_DISCORD__COOLDOWN_RATE", "0")
+    with pytest.raises(SettingsLoadError, match="from environment variable CITEBOT_DISCORD__COOLDOWN_RATE"):
+        load_settings()
+
+
+def test_home_folder_paths_in_a_settings_file_are_expanded(scratch_env: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    write_user_settings('articles_dir = "~/news"\ncache_dir = "~/.cache/x"\n')
+    settings = load_settings()
+    assert settings.articles_dir == tmp_path / "home" / "news"
+    assert settings.record_file == tmp_path / "home" / ".cache" / "x" / "record.sqlite3"
+
+
+def test_config_flag_naming_a_folder_says_so(scratch_env: Path, tmp_path: Path) -> None:
+    with pytest.raises(SettingsLoadError, match=r"is a folder \(given with --config\)"):
+        load_settings(tmp_path)

@@ -173,6 +173,7 @@ def test_a_bulk_load_in_worker_processes_equals_a_one_by_one_build(tmp_path: Pat
         write(folder, f"n{i:03d}.txt", f"Item {i} {words[i % len(words)]}",
               " ".join(words[(i * k) % len(words)] for k in range(1, 9)) + f" w{i}.", f"Tail {i}.")
     env = {k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_")}
+    env["CITEBOT_TOKENIZE_WORKERS"] = "2"  # two workers on any machine (the default is one per core)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     proc = subprocess.run([sys.executable, "-c", BULK_CHILD, str(folder)], env=env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=300)
