@@ -105,7 +105,11 @@ class AskCog(commands.Cog, name="Ask"):
 
         def work() -> tuple[Resolution, object]:
             resolution = resolve(question, history, max_chars=limit)
-            return resolution, with_sources(self.library.ask(resolution.question, top_k), self.library.snapshot)
+            # Not a follow-up: the search text is the question checked above, handed on as the
+            # CleanQuestion it is so the engine does not check it again. A follow-up's search
+            # text is new (words carried from the last turn), so the engine checks that.
+            searched = resolution.question if resolution.followup else question
+            return resolution, with_sources(self.library.ask(searched, top_k), self.library.snapshot)
 
         started = time.perf_counter()
         resolution, answer = await self.off_loop.run_blocking(work)
