@@ -20,6 +20,7 @@ from typing import Callable, Iterator
 
 import pytest
 
+import helpers
 from benchmarks.webpages import PAGES, load_truth, score
 from bot import format as fmt
 from bot import render
@@ -28,8 +29,8 @@ from retrieval.loader import parse_article, parse_html
 from retrieval.sources import with_sources
 from retrieval.watch import FolderWatcher
 
-ROOT = Path(__file__).resolve().parents[1]
-BASE = Path(__file__).parent / "fixtures" / "watch" / "base"
+ROOT = helpers.ROOT
+BASE = helpers.FIXTURES / "watch" / "base"
 TRUTH = load_truth()
 ARTICLE_PAGES = [name for name in TRUTH if name != "local-news-index.html"]  # that one lists stories
 COMMENTS = ["anna_k", "I will believe it when I see it", "would reopen in May last time",
@@ -106,7 +107,7 @@ def test_site_name_comes_from_the_page_not_its_host() -> None:
     assert read("school-meals.html").source == "Northern Echo Weekly"  # JSON-LD publisher
     assert read("orchard-harvest.html").source is None
     # Only a canonical link: its host is no site name (the link is shown anyway).
-    lighthouse = Path(__file__).parent / "fixtures" / "discord" / "articles" / "lighthouse-restoration.html"
+    lighthouse = helpers.FIXTURES / "discord" / "articles" / "lighthouse-restoration.html"
     article = parse_article("l.html", lighthouse.read_bytes())
     assert (article.source, article.url) == (None, "https://news.example.org/coast/brannock-lighthouse")
 

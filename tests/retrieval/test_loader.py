@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import helpers
 from retrieval import Library
 from retrieval.loader import (
     SkipFile,
@@ -25,7 +26,7 @@ from retrieval.loader import (
 )
 from retrieval.models import Article, Skipped
 
-FIXTURES = Path(__file__).parent / "fixtures" / "library"
+FIXTURES = helpers.FIXTURES / "library"
 GOOD = {
     "apple-harvest.md",
     "bridge-reopens.txt",
@@ -591,7 +592,7 @@ def test_worst_case_inputs_cost_linear_time_and_memory(tmp_path: Path, name: str
     folder = tmp_path / "articles"
     folder.mkdir()
     (folder / name).write_bytes(data)
-    root = Path(__file__).resolve().parents[1]
+    root = helpers.ROOT
     env = {**os.environ, "PYTHONPATH": str(root), "CITEBOT_TOKENIZE_WORKERS": "0"}
     try:
         done = subprocess.run(

@@ -6,13 +6,14 @@ from pathlib import Path
 
 import pytest
 
+import helpers
 from retrieval import Library
 from retrieval.analyzer import sentence_spans
 from retrieval.loader import parse_article
 from retrieval.passages import MAX_PASSAGE_CHARS, paragraph_spans, passage_spans
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).parent / "fixtures" / "library"
+ROOT = helpers.ROOT
+FIXTURES = helpers.FIXTURES / "library"
 CARD_FILE = "north-korea-kim-orders-second-trump-summit-preparations.txt"
 
 
