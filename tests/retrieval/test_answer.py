@@ -24,11 +24,6 @@ CARD_FILE = "north-korea-kim-orders-second-trump-summit-preparations.txt"
 
 
 @pytest.fixture(scope="module")
-def seeds() -> Library:
-    return Library.open(ROOT / "seeds")
-
-
-@pytest.fixture(scope="module")
 def articles() -> Library:
     return Library.open(FIXTURES)
 

@@ -59,14 +59,6 @@ def folder(tmp_path: Path) -> Path:
     return target
 
 
-@pytest.fixture
-def watched(folder: Path) -> Iterator[Library]:
-    library = Library.open(folder)
-    with FolderWatcher(library, debounce_ms=50, stable_ms=100):
-        time.sleep(0.1)  # let the OS watch arm
-        yield library
-
-
 def indexed(library: Library, path: str) -> bool:
     return any(d.path == path for d in library.snapshot.docs)
 

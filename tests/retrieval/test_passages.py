@@ -22,11 +22,6 @@ def library() -> Library:
     return Library.open(FIXTURES)
 
 
-@pytest.fixture(scope="module")
-def seeds() -> Library:
-    return Library.open(ROOT / "seeds")
-
-
 def passages_of(library: Library, path: str):
     snap = library.snapshot
     return [p for p in (snap.passage(i) for i in range(snap.n_passages)) if p.article.path == path]

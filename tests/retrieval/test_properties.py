@@ -34,11 +34,6 @@ def library() -> Library:
     return Library.open(FIXTURES)
 
 
-@pytest.fixture(scope="module")
-def seeds() -> Library:
-    return Library.open(SEEDS)
-
-
 @given(AWKWARD)
 @settings(max_examples=300, deadline=None)
 def test_tokenize_never_fails_and_yields_clean_terms(text: str) -> None:

@@ -250,14 +250,6 @@ def folder(tmp_path: Path) -> Path:
     return target
 
 
-@pytest.fixture
-def watched(folder: Path) -> Iterator[Library]:
-    library = Library.open(folder)
-    with FolderWatcher(library, debounce_ms=50, stable_ms=100):
-        time.sleep(0.1)  # let the OS watch arm
-        yield library
-
-
 def test_a_saved_news_page_answers_with_the_body_not_a_comment(folder: Path, watched: Library) -> None:
     shutil.copy(PAGES / "bridge-reopening.html", folder / "bridge-reopening.html")
     wait_for(lambda: any(d.path == "bridge-reopening.html" for d in watched.snapshot.docs), what="the page")
