@@ -4,8 +4,9 @@ The bot is the composition root of ``citebot run``: it builds the collaborators 
 library, per-server settings and cooldowns, the scoring threads, the record) into one
 ``Services`` container in ``setup_hook`` and loads the cogs as extensions (discord.py's
 advanced_startup example): each extension's ``setup(bot)`` reads that container and hands its
-cog the pieces it uses, by name. Cogs never reach back through the bot for them. ``close`` stops the
-folder watcher before the gateway. All shards of an ``AutoShardedBot`` share the one ``Library``.
+cog the pieces it uses, by name. Cogs never reach back through the bot for them. ``close``
+stops the folder watcher before the gateway. All shards of an ``AutoShardedBot`` share the one
+``Library``.
 """
 from __future__ import annotations
 
