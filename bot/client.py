@@ -1,10 +1,12 @@
 """``create_bot(settings)``: the Discord bot, built without connecting (the seam tests use).
 
 The bot is the composition root of ``citebot run``: it builds the collaborators once (the
-library, per-server settings and cooldowns, the scoring threads, the record) and hands each cog
-and the feedback view the ones it uses, by name, in ``setup_hook`` (discord.py's
-advanced_startup example). Cogs never reach back through the bot for them. ``close`` stops the
-folder watcher before the gateway. All shards of an ``AutoShardedBot`` share the one ``Library``.
+library, per-server settings and cooldowns, the scoring threads, the record) into one
+``Services`` container in ``setup_hook`` and loads the cogs as extensions (discord.py's
+advanced_startup example): each extension's ``setup(bot)`` reads that container and hands its
+cog the pieces it uses, by name. Cogs never reach back through the bot for them. ``close``
+stops the folder watcher before the gateway. All shards of an ``AutoShardedBot`` share the one
+``Library``.
 """
 from __future__ import annotations
 
@@ -17,13 +19,11 @@ from discord.ext import commands
 
 from bot.checks import AskingTooFast, ChannelNotAllowed, Cooldowns, NotAdmin
 from bot.cogs import respond
-from bot.cogs.admin import AdminCog
-from bot.cogs.ask import AskCog
 from bot.compose import folder_watcher, open_library
 from bot.feedback import FeedbackView
 from bot.render import EXAMPLE
 from bot.servers import ServerSettings
-from bot.services import OffLoop, Records
+from bot.services import OffLoop, Records, Services
 from retrieval.errors import UserError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -35,6 +35,9 @@ else:
     _BotBase = object
 
 log = logging.getLogger("citebot.discord")
+
+# The cog extensions ``setup_hook`` loads (each module's ``setup(bot)`` adds its cog).
+EXTENSIONS = ("bot.cogs.ask", "bot.cogs.admin")
 
 NOT_ADMIN = "Sorry, only server admins (Manage Server, or a configured admin role) can use this command."
 NOT_ADMIN_DM = "Admin commands only work inside a server, for members with Manage Server or an admin role."
@@ -70,6 +73,7 @@ class _CiteBotMixin(_BotBase):
         self.watcher: Any = None
         self.records = Records()
         self.off_loop = OffLoop()
+        self.services: Services | None = None  # built in setup_hook (views need the running loop)
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -87,10 +91,10 @@ class _CiteBotMixin(_BotBase):
         self.add_view(feedback())
         buttons = feedback()
         buttons.stop()
-        shared = {"library": self.library, "settings": self.settings, "servers": self.servers,
-                  "off_loop": self.off_loop, "records": self.records}
-        await self.add_cog(AskCog(self, buttons=buttons, **shared))
-        await self.add_cog(AdminCog(**shared))
+        self.services = Services(library=self.library, settings=self.settings, servers=self.servers,
+                                 off_loop=self.off_loop, records=self.records, buttons=buttons)
+        for extension in EXTENSIONS:  # each one's setup(bot) hands its cog what it uses
+            await self.load_extension(extension)
         await self._start_watcher()
         await self.sync_commands()
 

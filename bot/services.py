@@ -4,6 +4,8 @@ Cogs and the feedback view receive what they use through their constructors (dis
 ``advanced_startup`` example) instead of reaching through the bot: ``OffLoop`` runs blocking
 engine work on the scoring threads, ``Records`` is the optional record database with its
 failure state. Neither knows about cogs, so any cog can be tested with its own copies.
+``Services`` is the one typed container the bot builds in ``setup_hook``; each cog extension's
+``setup(bot)`` reads it once (``services_of``) and passes the named pieces to its cog.
 """
 from __future__ import annotations
 
@@ -12,10 +14,18 @@ import functools
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from bot.record import Record, RecordUnavailable
+
+if TYPE_CHECKING:  # pragma: no cover
+    import discord
+
+    from bot.servers import ServerSettings
+    from config import Settings
+    from retrieval import Library
 
 log = logging.getLogger("citebot.discord")
 
@@ -97,3 +107,30 @@ class Records:
         record, self.record = self.record, None
         if record is not None:
             await asyncio.to_thread(record.close)
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything a cog may be given, built once per bot: the engine, the settings, per-server
+    settings and cooldowns, the scoring threads, the record, and the stopped feedback view whose
+    buttons every answer carries. Frozen: reloading an extension hands the new cog the same
+    objects, so nothing (cooldowns, the open record) is lost."""
+
+    library: "Library"
+    settings: "Settings"
+    servers: "ServerSettings"
+    off_loop: OffLoop
+    records: Records
+    buttons: "discord.ui.View | None" = None
+
+
+def services_of(bot: object) -> Services:
+    """The container ``bot`` built in its ``setup_hook``, for an extension's ``setup(bot)``.
+
+    Raises TypeError when there is none (an extension loaded into some other bot, or before
+    ``setup_hook``): discord.py reports it as the extension failing to load.
+    """
+    services = getattr(bot, "services", None)
+    if not isinstance(services, Services):
+        raise TypeError("citebot's cogs need the bot's services (bot.services, built in setup_hook)")
+    return services

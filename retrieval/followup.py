@@ -171,41 +171,40 @@ def resolve(question: str, history: Sequence[Turn], *, max_chars: int = 500) -> 
     """
     asked = " ".join(question.split())
     previous = history[-1] if history else None
-    own = content_words(asked)
     own_terms = tuple(_subject(asked))
     if previous is None or not is_followup(asked, previous):
         return Resolution(asked, asked, False, (), own_terms)
-    mine = set(own)
-    own_names = [n for n in names(asked) if normalize(n) not in normalize(previous.question)]
-    seen = set(mine) | {normalize(n) for n in names(asked)}
-    carried: list[str] = []
+    own = content_words(asked)
+    carried = _carried(asked, own, previous)
+    text = _search_text(asked, own, carried, max_chars)
+    return Resolution(asked, text, True, tuple(carried), (own_terms + tuple(carried))[:MAX_CARRIED * 2])
 
-    def add(term: str) -> None:
+
+class _Carrier:
+    """The terms carried into a follow-up, in order: each once, none the question has already."""
+
+    def __init__(self, asked: str, own: list[str]) -> None:
+        self.mine = set(own)
+        self.seen = set(own) | {normalize(n) for n in names(asked)}
+        self.terms: list[str] = []
+
+    def add(self, term: str) -> None:
         key = normalize(term)
         words = key.split()
-        if not key or key in seen or all(w in mine or w in seen for w in words):
+        if not key or key in self.seen or all(w in self.mine or w in self.seen for w in words):
             return
-        seen.add(key)
-        seen.update(words)
-        carried.append(term)
+        self.seen.add(key)
+        self.seen.update(words)
+        self.terms.append(term)
 
-    prev_terms = previous.terms or tuple(_subject(previous.question))
-    prev_names = [t for t in prev_terms if t[:1].isupper()]
+
+def _carried(asked: str, own: list[str], previous: Turn) -> list[str]:
+    """What ``asked`` leans on from ``previous``: its subject (names, maybe topic words) and,
+    for a question with no words of its own or a he/she after "who", names from its answer."""
+    carrier = _Carrier(asked, own)
+    own_names = [n for n in names(asked) if normalize(n) not in normalize(previous.question)]
     swap = bool(own_names) and not _points_back(asked)  # "what about Trump?": new subject, old frame
-    name_words = {normalize(w) for n in prev_names for w in n.split()}
-    word_room = MAX_CARRIED_WORDS if (swap or not own or not prev_names) else 0
-    if not swap:
-        for name in prev_names:
-            add(name)
-    # Names say what is being talked about; the previous topic words only when there is no name
-    # (or the question has no words of its own): "shot", "directed" would pull the last answer back.
-    words_carried = 0
-    for word in prev_terms:
-        if word[:1].isupper() or words_carried >= word_room:
-            continue
-        if not (swap and word in name_words):
-            words_carried += 1
-            add(word)
+    _carry_subject(carrier, previous.terms or tuple(_subject(previous.question)), own, swap)
     personal = any(normalize(w) in PERSONAL for w in _words(asked))
     if (not own or (personal and _WHO.match(normalize(previous.question)))) and not swap:
         # "Where?", "Is that official?", or "Who runs X?" then "what did she say?": the last
@@ -214,15 +213,39 @@ def resolve(question: str, history: Sequence[Turn], *, max_chars: int = 500) -> 
         if own:  # one name for "he"/"she": a full name ("Niamh Cullen") before a word ("Irish")
             answer_names.sort(key=lambda n: " " not in n)
         for name in answer_names[: MAX_ANSWER_NAMES if not own else 1]:
-            add(name)
-    carried = carried[:MAX_CARRIED]
+            carrier.add(name)
+    return carrier.terms[:MAX_CARRIED]
+
+
+def _carry_subject(carrier: _Carrier, prev_terms: Sequence[str], own: list[str], swap: bool) -> None:
+    """The previous turn's names (unless swapped for new ones), and its topic words only when
+    there is no name or the question has no words of its own: "shot", "directed" would pull
+    the last answer back."""
+    prev_names = [t for t in prev_terms if t[:1].isupper()]
+    name_words = {normalize(w) for n in prev_names for w in n.split()}
+    word_room = MAX_CARRIED_WORDS if (swap or not own or not prev_names) else 0
+    if not swap:
+        for name in prev_names:
+            carrier.add(name)
+    words_carried = 0
+    for word in prev_terms:
+        if word[:1].isupper() or words_carried >= word_room:
+            continue
+        if not (swap and word in name_words):
+            words_carried += 1
+            carrier.add(word)
+
+
+def _search_text(asked: str, own: list[str], carried: list[str], max_chars: int) -> str:
+    """The user's words, their topic words repeated, then the carried terms: never past the
+    question cap (the user's own words come first)."""
     parts = [asked] + [w for w in own for _ in range(OWN_REPEAT - 1)] + carried
     text = parts[0]
-    for term in parts[1:]:  # never past the question cap: the user's own words come first
+    for term in parts[1:]:
         if len(text) + 1 + len(term) > max_chars:
             break
         text = f"{text} {term}"
-    return Resolution(asked, text, True, tuple(carried), (own_terms + tuple(carried))[:MAX_CARRIED * 2])
+    return text
 
 
 def _subject(question: str) -> list[str]:

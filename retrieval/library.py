@@ -59,14 +59,30 @@ class RefreshResult:
         return bool(self.added or self.changed or self.removed)
 
 
-def clean_question(question: str, max_chars: int = MAX_QUESTION_CHARS) -> str:
+class CleanQuestion(str):
+    """A question ``clean_question`` has already trimmed and checked against ``limit`` characters.
+
+    A front end that checks a question itself (the Discord cog, to word its own cap) passes this
+    value on, and ``Library.ask`` takes it as it is instead of cleaning it a second time, as long
+    as ``limit`` is within the library's own cap. A plain ``str`` is always cleaned and checked.
+    """
+
+    limit: int
+
+    def __new__(cls, text: str, limit: int) -> "CleanQuestion":
+        made = super().__new__(cls, text)
+        made.limit = limit
+        return made
+
+
+def clean_question(question: str, max_chars: int = MAX_QUESTION_CHARS) -> CleanQuestion:
     """Trim and check a question; raises QuestionError with a short reason."""
     text = " ".join("".join(ch if ch.isprintable() else " " for ch in question).split())
     if not text:
         raise QuestionError("Please ask a question, e.g. “Where might the second summit be held?”")
     if len(text) > max_chars:
         raise QuestionError(f"That question is too long ({len(text):,} characters; the limit is {max_chars:,}).")
-    return text
+    return CleanQuestion(text, max_chars)
 
 
 class Library:
@@ -286,9 +302,14 @@ class Library:
         return [Hit(snap.passage(pid), score) for pid, score in snap.index.top(ids, top_k)]
 
     def ask(self, question: str, top_k: int = 5) -> Answer:
-        """The answering sentence(s) with citations, or found=False with the closest passages."""
+        """The answering sentence(s) with citations, or found=False with the closest passages.
+
+        ``question`` is cleaned and checked against ``max_question_chars`` unless it is a
+        ``CleanQuestion`` already checked against a cap no higher (then it is taken as it is).
+        """
         started = time.perf_counter()
-        question = clean_question(question, self.max_question_chars)
+        if not (isinstance(question, CleanQuestion) and question.limit <= self.max_question_chars):
+            question = clean_question(question, self.max_question_chars)
         snap, hits, idf = self._retrieve(question, top_k)
         answer = choose_answer(question, hits, idf, _InSnapshot(snap), self.model)
         # Dates and sources from the snapshot the quotes came from, not a newer one.
@@ -391,4 +412,4 @@ class _Plan:
         self.memo[path] = memo
 
 
-__all__ = ["Library", "QuestionError", "FolderError", "RefreshResult", "clean_question"]
+__all__ = ["CleanQuestion", "Library", "QuestionError", "FolderError", "RefreshResult", "clean_question"]

@@ -13,7 +13,7 @@ import re
 import stat as stat_module
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 from urllib.parse import urlsplit
 
 from retrieval import formats, webpage
@@ -173,62 +173,89 @@ def scan(
     link to ``/`` is never walked), unless ``follow_outside_links``. Only links are resolved:
     every other entry lies inside because the folder holding it does.
     """
-    found: dict[str, FileInfo] = {}
-    problems: list[Skipped] = []
-    seen_dirs: set[tuple[int, int]] = set()
-    root = _real_root(folder, fresh=True)
+    walker = _Scan(_real_root(folder, fresh=True), follow_outside_links)
+    walker.walk(folder)
+    return walker.found, walker.problems
 
-    def walk(directory: Path, prefix: str) -> None:
+
+class _Scan:
+    """One scan: the article files found, the entries skipped (with why) and the folders walked.
+
+    Depth first in name order, with an explicit stack rather than recursion, so a folder tree
+    of any depth is walked without meeting Python's recursion limit.
+    """
+
+    def __init__(self, root: str, follow_outside_links: bool) -> None:
+        self.root = root
+        self.follow_outside_links = follow_outside_links
+        self.found: dict[str, FileInfo] = {}
+        self.problems: list[Skipped] = []
+        self.seen_dirs: set[tuple[int, int]] = set()
+
+    def walk(self, folder: Path) -> None:
+        stack = [("", iter(self._entries(folder, "")))]
+        while stack:
+            prefix, entries = stack[-1]
+            entry = next(entries, None)
+            if entry is None:
+                stack.pop()
+                continue
+            sub = self._entry(entry, prefix)
+            if sub is not None:
+                stack.append((sub, iter(self._entries(Path(entry.path), sub))))
+
+    def _entries(self, directory: Path, prefix: str) -> list[os.DirEntry]:
+        """``directory``'s entries by name; none for a folder walked already (a symlink loop, a
+        folder linked twice) or one that cannot be read (listed as skipped)."""
         try:
             stat = directory.stat()
         except OSError as exc:
-            problems.append(Skipped(prefix or ".", f"unreadable folder: {exc.strerror or exc}"))
-            return
+            self.problems.append(Skipped(prefix or ".", f"unreadable folder: {exc.strerror or exc}"))
+            return []
         key = (stat.st_dev, stat.st_ino)
-        if key in seen_dirs:
-            return  # symlink loop or a folder linked twice
-        seen_dirs.add(key)
+        if key in self.seen_dirs:
+            return []
+        self.seen_dirs.add(key)
         try:
-            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+            return sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError as exc:
-            problems.append(Skipped(prefix or ".", f"unreadable folder: {exc.strerror or exc}"))
-            return
-        for entry in entries:
-            name = entry.name
-            relative = f"{prefix}{name}"
-            if is_ignored_name(name):
-                continue
-            if "\n" in name or "\r" in name:
-                problems.append(Skipped(printable(relative), "file name contains a line break"))
-                continue
-            if not is_valid_utf8(name):
-                # Such a name cannot be shown, cited or stored in JSON; ask for a rename.
-                problems.append(Skipped(printable(relative), "file name is not valid UTF-8; rename it"))
-                continue
-            try:
-                if (not follow_outside_links and entry.is_symlink()
-                        and not is_inside(os.path.realpath(entry.path), root)):
-                    if entry.is_dir() or has_article_suffix(name):
-                        problems.append(Skipped(relative, OUTSIDE_REASON))
-                    continue
-                if entry.is_dir():
-                    walk(Path(entry.path), relative + "/")
-                    continue
-                if not has_article_suffix(name):  # every folder on the way was checked already
-                    problems.append(Skipped(relative, unsupported_reason(name)))
-                    continue
-                st = entry.stat()
-            except OSError as exc:
-                problems.append(Skipped(relative, f"cannot stat: {exc.strerror or exc}"))
-                continue
-            if not stat_module.S_ISREG(st.st_mode):
-                # A FIFO would block open() forever; sockets and devices are no articles either.
-                problems.append(Skipped(relative, "not a regular file"))
-                continue
-            found[relative] = FileInfo(relative, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+            self.problems.append(Skipped(prefix or ".", f"unreadable folder: {exc.strerror or exc}"))
+            return []
 
-    walk(folder, "")
-    return found, problems
+    def _entry(self, entry: os.DirEntry, prefix: str) -> str | None:
+        """Record one entry as found or skipped; a folder to walk into is returned (its prefix)."""
+        name = entry.name
+        relative = f"{prefix}{name}"
+        if is_ignored_name(name):
+            return None
+        if "\n" in name or "\r" in name:
+            self.problems.append(Skipped(printable(relative), "file name contains a line break"))
+            return None
+        if not is_valid_utf8(name):
+            # Such a name cannot be shown, cited or stored in JSON; ask for a rename.
+            self.problems.append(Skipped(printable(relative), "file name is not valid UTF-8; rename it"))
+            return None
+        try:
+            if (not self.follow_outside_links and entry.is_symlink()
+                    and not is_inside(os.path.realpath(entry.path), self.root)):
+                if entry.is_dir() or has_article_suffix(name):
+                    self.problems.append(Skipped(relative, OUTSIDE_REASON))
+                return None
+            if entry.is_dir():
+                return relative + "/"
+            if not has_article_suffix(name):  # every folder on the way was checked already
+                self.problems.append(Skipped(relative, unsupported_reason(name)))
+                return None
+            st = entry.stat()
+        except OSError as exc:
+            self.problems.append(Skipped(relative, f"cannot stat: {exc.strerror or exc}"))
+            return None
+        if not stat_module.S_ISREG(st.st_mode):
+            # A FIFO would block open() forever; sockets and devices are no articles either.
+            self.problems.append(Skipped(relative, "not a regular file"))
+            return None
+        self.found[relative] = FileInfo(relative, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+        return None
 
 
 # --- decoding --------------------------------------------------------------------------------
@@ -528,80 +555,94 @@ def _tag_end(text: str, i: int) -> int:
 
 def _walk_html(text: str, handler: _HtmlText) -> None:
     """Feed ``handler`` the start tags, end tags and (entity-decoded) text of ``text``."""
-    n = len(text)
     i = 0  # start of the text not yet handed over
     j = 0  # where to look for the next "<"
-    while True:
-        lt = text.find("<", j)
-        if lt < 0:
-            break
-        nxt = text[lt + 1 : lt + 2]
-        if nxt.isascii() and nxt.isalpha():  # a start tag
-            name_match = _TAG_NAME.match(text, lt + 1)
-            end = _tag_end(text, name_match.end())
-            if i < lt:
-                handler.handle_data(_unescape(text[i:lt]))
-            if end < 0:
-                return  # the input ends inside the tag
-            tag = name_match.group(0).lower()
-            if text[end - 2] == "/":
-                handler.handle_startendtag(tag)
-                i = j = end
-                continue
-            handler.handle_starttag(tag)
-            i = j = end
-            if tag in _RAW_END:
-                close = _RAW_END[tag].search(text, end)
-                if close is None:
-                    return  # the rest of the input is script or style
-                end = _tag_end(text, close.start() + 2 + len(tag))
-                handler.handle_endtag(tag)
-                if end < 0:
-                    return
-                i = j = end
+    while (lt := text.find("<", j)) >= 0:
+        read = _markup_reader(text, lt)
+        if read is None:  # a "<" that starts no markup ("a < b") is text
+            j = lt + 1
             continue
-        if nxt == "/":
-            after = text[lt + 2 : lt + 3]
-            if after.isascii() and after.isalpha():  # an end tag
-                name_match = _TAG_NAME.match(text, lt + 2)
-                end = _tag_end(text, name_match.end())
-                if i < lt:
-                    handler.handle_data(_unescape(text[i:lt]))
-                if end < 0:
-                    return
-                handler.handle_endtag(name_match.group(0).lower())
-                i = j = end
-                continue
-            if after == "":
-                break  # "</" at the very end is text
-            if after == ">":  # "</>" is dropped
-                if i < lt:
-                    handler.handle_data(_unescape(text[i:lt]))
-                i = j = lt + 3
-                continue
-        elif text.startswith("<!--", lt):
-            if i < lt:
-                handler.handle_data(_unescape(text[i:lt]))
-            if text.startswith(">", lt + 4) or text.startswith("->", lt + 4):  # "<!-->", "<!--->"
-                i = j = lt + (5 if text[lt + 4] == ">" else 6)
-                continue
-            close = text.find("-->", lt + 4)
-            if close < 0:
-                return  # an unclosed comment runs to the end
-            i = j = close + 3
-            continue
-        elif nxt not in ("!", "?"):
-            j = lt + 1  # a "<" that starts no markup ("a < b") is text
-            continue
-        # "<!...>", "<?...>", "</ ...>": declarations and bogus comments, to the next ">".
         if i < lt:
             handler.handle_data(_unescape(text[i:lt]))
-        close = text.find(">", lt + 2)
-        if close < 0:
-            return
-        i = j = close + 1
-    if i < n:
+        end = read(text, lt, handler)
+        if end < 0:
+            return  # the input ends inside the markup: it swallows the rest
+        i = j = end
+    if i < len(text):
         handler.handle_data(_unescape(text[i:]))
+
+
+# A markup reader: given the text, the index of its "<" and the handler, it hands the handler the
+# markup's events and returns the index just past the markup, or -1 when the input ends inside it.
+_Reader = Callable[[str, int, _HtmlText], int]
+
+
+def _markup_reader(text: str, lt: int) -> _Reader | None:
+    """How to read the markup starting at ``text[lt] == "<"``; None if it starts no markup."""
+    nxt = text[lt + 1 : lt + 2]
+    if nxt.isascii() and nxt.isalpha():
+        return _read_start_tag
+    if nxt == "/":
+        after = text[lt + 2 : lt + 3]
+        if after.isascii() and after.isalpha():
+            return _read_end_tag
+        if after == "":
+            return None  # "</" at the very end is text
+        if after == ">":
+            return _read_empty_end_tag
+        return _read_declaration  # "</ ...>": a bogus comment
+    if text.startswith("<!--", lt):
+        return _read_comment
+    if nxt in ("!", "?"):
+        return _read_declaration
+    return None
+
+
+def _read_start_tag(text: str, lt: int, handler: _HtmlText) -> int:
+    """``<name ...>`` or ``<name .../>``; for script and style also their raw content, which
+    runs to the matching end tag (or the end of the input)."""
+    name_match = _TAG_NAME.match(text, lt + 1)
+    end = _tag_end(text, name_match.end())
+    if end < 0:
+        return -1
+    tag = name_match.group(0).lower()
+    if text[end - 2] == "/":
+        handler.handle_startendtag(tag)
+        return end
+    handler.handle_starttag(tag)
+    if tag not in _RAW_END:
+        return end
+    close = _RAW_END[tag].search(text, end)
+    if close is None:
+        return -1  # the rest of the input is script or style
+    end = _tag_end(text, close.start() + 2 + len(tag))
+    handler.handle_endtag(tag)
+    return end
+
+
+def _read_end_tag(text: str, lt: int, handler: _HtmlText) -> int:
+    name_match = _TAG_NAME.match(text, lt + 2)
+    end = _tag_end(text, name_match.end())
+    if end >= 0:
+        handler.handle_endtag(name_match.group(0).lower())
+    return end
+
+
+def _read_empty_end_tag(text: str, lt: int, handler: _HtmlText) -> int:
+    return lt + 3  # "</>" is dropped
+
+
+def _read_comment(text: str, lt: int, handler: _HtmlText) -> int:
+    if text.startswith(">", lt + 4) or text.startswith("->", lt + 4):  # "<!-->", "<!--->"
+        return lt + (5 if text[lt + 4] == ">" else 6)
+    close = text.find("-->", lt + 4)
+    return -1 if close < 0 else close + 3  # an unclosed comment runs to the end
+
+
+def _read_declaration(text: str, lt: int, handler: _HtmlText) -> int:
+    """``<!...>``, ``<?...>``, ``</ ...>``: declarations and bogus comments, to the next ``>``."""
+    close = text.find(">", lt + 2)
+    return -1 if close < 0 else close + 1
 
 
 def parse_html(text: str) -> tuple[str, str]:

@@ -22,6 +22,7 @@ import logging
 import re
 from dataclasses import dataclass
 from itertools import islice
+from typing import Any
 
 # trafilatura's heuristics cost about 0.1 ms per element (measured: 2 MB of 57,000 links took
 # 13 s), linear but slow, so a page is extracted only up to a bound on its elements and size.
@@ -190,11 +191,43 @@ def extract(html: str) -> Webpage | None:
     """The page's main content and metadata, or None when the walker should read it instead:
     the page is over :data:`MAX_EXTRACT_CHARS` or :data:`MAX_EXTRACT_TAGS`, extraction raised,
     or it found no text."""
-    if len(html) > MAX_EXTRACT_CHARS or "<" not in html:
+    if _over_bounds(html):
         return None
+    found = _bare_extraction(html)
+    if found is None:
+        return None
+    document = found.document
+    url = document.url or found.json_ld_url
+    title, source = _title_and_source(found, url)
+    paragraphs = _paragraphs(_body_text(document), title)
+    if not paragraphs:
+        return None
+    author = _squeeze((document.author or "").replace(";", ",")) or None
+    return Webpage(title, paragraphs, url, document.date or None, source, author)
+
+
+def _over_bounds(html: str) -> bool:
+    """Too big (or no markup) to extract in bounded time: the walker reads it instead."""
+    if len(html) > MAX_EXTRACT_CHARS or "<" not in html:
+        return True
     if next(islice(_START_TAG.finditer(html), MAX_EXTRACT_TAGS, None), None) is not None:
         log.info("web page over %s elements: read without boilerplate removal", f"{MAX_EXTRACT_TAGS:,}")
-        return None
+        return True
+    return False
+
+
+@dataclass(frozen=True)
+class _Extracted:
+    """trafilatura's reading of a page, with what ``extract`` reads from the tree beside it."""
+
+    tree: Any
+    document: Any  # trafilatura's Document
+    json_ld_url: str | None
+    page_title: str  # the <title> as written, site name and all
+
+
+def _bare_extraction(html: str) -> _Extracted | None:
+    """trafilatura's reading of ``html``, or None when it raised or found no text."""
     try:
         import trafilatura
         from trafilatura.utils import load_html
@@ -218,23 +251,24 @@ def extract(html: str) -> Webpage | None:
         return None
     if document is None or not (document.text or "").strip():
         return None
-    text = _body_text(document)
-    url = document.url or url_from_json_ld
+    return _Extracted(tree, document, url_from_json_ld, page_title)
+
+
+def _title_and_source(found: _Extracted, url: str | None) -> tuple[str, str | None]:
+    """The headline without the site's name, and the site's name (trafilatura's, or as the
+    title writes it when trafilatura only had the URL's host)."""
+    document = found.document
     source = _squeeze(document.sitename or "") or None
     title = _squeeze(document.title or "")
     if title:
-        title = _decoded_once(title, tree)
+        title = _decoded_once(title, found.tree)
     names = [n for n in (source, _host_name(url)) if n]
     title, site = strip_site_name(title, names)
-    site = site or strip_site_name(page_title, names)[1]
+    site = site or strip_site_name(found.page_title, names)[1]
     if source and "." in source and " " not in source:
         # trafilatura's last resort is the URL's host: the link shows that already, and
         # "highland-record.example" is no name. The site's name as the title writes it, if any.
         source = site
     elif site and not source:
         source = site
-    paragraphs = _paragraphs(text, title)
-    if not paragraphs:
-        return None
-    author = _squeeze((document.author or "").replace(";", ",")) or None
-    return Webpage(title, paragraphs, url, document.date or None, source, author)
+    return title, source

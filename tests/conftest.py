@@ -57,9 +57,3 @@ def folder(tmp_path: Path) -> Path:
     target = tmp_path / "articles"
     shutil.copytree(DISCORD_ARTICLES, target)
     return target
-
-
-@pytest.fixture
-def record_path(tmp_path: Path) -> Path:
-    """Where a test's record database goes (its folder does not exist yet)."""
-    return tmp_path / "data" / "record.sqlite3"

@@ -1,7 +1,8 @@
 """Admin commands: `/articles`, `/reload`, `/add` (Manage Server or a configured admin role).
 
 Everyone else, also in DMs, gets a polite ephemeral refusal from the error handler. Disk and
-index work runs in a thread; the saving rules for uploads live in ``retrieval.intake``.
+index work runs in a thread; the saving rules for uploads live in ``retrieval.intake``. Loaded
+as an extension: ``setup(bot)`` gives the cog its collaborators from the bot's ``Services``.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from bot.checks import NotAdmin, is_admin
 from bot.cogs import respond
 from bot.render import CONTENT_MAX, added_text, clip, refresh_text, stats_text
 from bot.servers import SERVER_KEYS, ServerSettings, SettingsError
+from bot.services import OffLoop, Records, services_of
 from retrieval.errors import UserError
 from retrieval.intake import ALLOWED_SUFFIXES, add_article, clean_name
 
@@ -24,14 +26,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from config import Settings
     from retrieval import Library
 
-    from bot.services import OffLoop, Records
-
 
 class AdminCog(commands.Cog, name="Admin"):
     """Admin commands over the collaborators it is given (never looked up on the bot)."""
 
     def __init__(self, *, library: "Library", settings: "Settings", servers: ServerSettings,
-                 off_loop: "OffLoop", records: "Records") -> None:
+                 off_loop: OffLoop, records: Records) -> None:
         self.library = library
         self.top_k = settings.top_k
         self.servers = servers
@@ -184,7 +184,7 @@ def gaps_message(gaps) -> str:
     return "\n".join(lines)
 
 
-async def recheck_gaps(library: "Library", top_k: int, off_loop: "OffLoop", records: "Records", added: str) -> int:
+async def recheck_gaps(library: "Library", top_k: int, off_loop: OffLoop, records: Records, added: str) -> int:
     """Re-ask the listed unanswered questions after ``added`` was indexed (scoring and record off
     the loop); mark those now answered from that article. Returns how many."""
     record = records.record
@@ -207,3 +207,10 @@ async def recheck_gaps(library: "Library", top_k: int, off_loop: "OffLoop", reco
     if answered:
         await records.call(record.mark_answered, answered)
     return len(answered)
+
+
+async def setup(bot: commands.Bot) -> None:
+    """discord.py extension entry point: the Admin cog with the collaborators the bot built."""
+    s = services_of(bot)
+    await bot.add_cog(AdminCog(library=s.library, settings=s.settings, servers=s.servers,
+                               off_loop=s.off_loop, records=s.records))

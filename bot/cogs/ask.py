@@ -3,7 +3,8 @@
 Every entry point goes through the same gates (channel allowlist / DM switch, per-user
 cooldown, question cap) and the same ``answer`` path; failures are raised, not replied to,
 so the bot's one error handler words them. @mentions, replies to an answer and help-desk
-messages arrive through this cog's own ``on_message`` listener.
+messages arrive through this cog's own ``on_message`` listener. Loaded as an extension:
+``setup(bot)`` gives the cog its collaborators from the bot's ``Services``.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from bot.checks import AskingTooFast, ChannelNotAllowed, channel_allowed
 from bot.cogs import embeds_allowed, respond, send_in
 from bot.conversations import followup_note, is_bot_thread, previous_turn, replied_turn
 from bot.render import EXAMPLE, clip, help_text, render_answer, render_help
+from bot.services import OffLoop, Records, services_of
 from retrieval import clean_question
 from retrieval.followup import Resolution, resolve
 from retrieval.sources import with_sources
@@ -31,7 +33,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from retrieval import Library
 
     from bot.servers import ServerSettings
-    from bot.services import OffLoop, Records
 
 THREAD_NAME_MAX = 100  # Discord's limit for a thread name
 log = logging.getLogger("citebot.discord")
@@ -55,7 +56,7 @@ class AskCog(commands.Cog, name="Ask"):
     (its user, contexts, error dispatch), never as a place to look services up."""
 
     def __init__(self, bot: commands.Bot, *, library: "Library", settings: "Settings",
-                 servers: "ServerSettings", off_loop: "OffLoop", records: "Records",
+                 servers: "ServerSettings", off_loop: OffLoop, records: Records,
                  buttons: discord.ui.View | None = None) -> None:
         self.bot = bot
         self.library = library
@@ -105,7 +106,11 @@ class AskCog(commands.Cog, name="Ask"):
 
         def work() -> tuple[Resolution, object]:
             resolution = resolve(question, history, max_chars=limit)
-            return resolution, with_sources(self.library.ask(resolution.question, top_k), self.library.snapshot)
+            # Not a follow-up: the search text is the question checked above, handed on as the
+            # CleanQuestion it is so the engine does not check it again. A follow-up's search
+            # text is new (words carried from the last turn), so the engine checks that.
+            searched = resolution.question if resolution.followup else question
+            return resolution, with_sources(self.library.ask(searched, top_k), self.library.snapshot)
 
         started = time.perf_counter()
         resolution, answer = await self.off_loop.run_blocking(work)
@@ -240,3 +245,10 @@ class AskCog(commands.Cog, name="Ask"):
             cooldown_seconds=d.cooldown_seconds, max_question_chars=self.max_question_chars,
         )
         await respond(ctx, render_help(text, embeds=embeds_allowed(ctx)), ephemeral=True)
+
+
+async def setup(bot: commands.Bot) -> None:
+    """discord.py extension entry point: the Ask cog with the collaborators the bot built."""
+    s = services_of(bot)
+    await bot.add_cog(AskCog(bot, library=s.library, settings=s.settings, servers=s.servers,
+                             off_loop=s.off_loop, records=s.records, buttons=s.buttons))

@@ -19,12 +19,13 @@ from typing import Callable, Iterable, Iterator
 
 import pytest
 
+import helpers
 import retrieval.watch as watch_module
 from retrieval import Library
 from retrieval.library import RefreshResult
 from retrieval.watch import FolderWatcher
 
-FIXTURES = Path(__file__).parent / "fixtures" / "watch"
+FIXTURES = helpers.FIXTURES / "watch"
 BASE_ARTICLES = 3
 DEBOUNCE_MS, STABLE_MS = 50, 100  # low, for quick tests; production defaults are 300/200
 
@@ -529,5 +530,5 @@ def test_future_mtime_file_is_still_indexed(folder: Path, library: Library, watc
 
 def test_watch_module_does_not_import_discord() -> None:
     code = "import sys, retrieval.watch; sys.exit('discord' in sys.modules)"
-    root = Path(__file__).resolve().parent.parent
+    root = helpers.ROOT
     assert subprocess.run([sys.executable, "-c", code], cwd=root).returncode == 0

@@ -25,12 +25,13 @@ from pathlib import Path
 
 import pytest
 
+import helpers
 from bot import cli
 from retrieval import Library, cache
 from retrieval.watch import FolderWatcher
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).parent / "fixtures" / "library"
+ROOT = helpers.ROOT
+FIXTURES = helpers.FIXTURES / "library"
 
 
 @pytest.fixture

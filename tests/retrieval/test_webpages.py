@@ -20,6 +20,7 @@ from typing import Callable, Iterator
 
 import pytest
 
+import helpers
 from benchmarks.webpages import PAGES, load_truth, score
 from bot import format as fmt
 from bot import render
@@ -28,8 +29,8 @@ from retrieval.loader import parse_article, parse_html
 from retrieval.sources import with_sources
 from retrieval.watch import FolderWatcher
 
-ROOT = Path(__file__).resolve().parents[1]
-BASE = Path(__file__).parent / "fixtures" / "watch" / "base"
+ROOT = helpers.ROOT
+BASE = helpers.FIXTURES / "watch" / "base"
 TRUTH = load_truth()
 ARTICLE_PAGES = [name for name in TRUTH if name != "local-news-index.html"]  # that one lists stories
 COMMENTS = ["anna_k", "I will believe it when I see it", "would reopen in May last time",
@@ -106,7 +107,7 @@ def test_site_name_comes_from_the_page_not_its_host() -> None:
     assert read("school-meals.html").source == "Northern Echo Weekly"  # JSON-LD publisher
     assert read("orchard-harvest.html").source is None
     # Only a canonical link: its host is no site name (the link is shown anyway).
-    lighthouse = Path(__file__).parent / "fixtures" / "discord" / "articles" / "lighthouse-restoration.html"
+    lighthouse = helpers.FIXTURES / "discord" / "articles" / "lighthouse-restoration.html"
     article = parse_article("l.html", lighthouse.read_bytes())
     assert (article.source, article.url) == (None, "https://news.example.org/coast/brannock-lighthouse")
 
@@ -247,14 +248,6 @@ def folder(tmp_path: Path) -> Path:
     target = tmp_path / "articles"
     shutil.copytree(BASE, target)
     return target
-
-
-@pytest.fixture
-def watched(folder: Path) -> Iterator[Library]:
-    library = Library.open(folder)
-    with FolderWatcher(library, debounce_ms=50, stable_ms=100):
-        time.sleep(0.1)  # let the OS watch arm
-        yield library
 
 
 def test_a_saved_news_page_answers_with_the_body_not_a_comment(folder: Path, watched: Library) -> None:

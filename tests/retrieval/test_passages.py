@@ -6,24 +6,20 @@ from pathlib import Path
 
 import pytest
 
+import helpers
 from retrieval import Library
 from retrieval.analyzer import sentence_spans
 from retrieval.loader import parse_article
 from retrieval.passages import MAX_PASSAGE_CHARS, paragraph_spans, passage_spans
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).parent / "fixtures" / "library"
+ROOT = helpers.ROOT
+FIXTURES = helpers.FIXTURES / "library"
 CARD_FILE = "north-korea-kim-orders-second-trump-summit-preparations.txt"
 
 
 @pytest.fixture(scope="module")
 def library() -> Library:
     return Library.open(FIXTURES)
-
-
-@pytest.fixture(scope="module")
-def seeds() -> Library:
-    return Library.open(ROOT / "seeds")
 
 
 def passages_of(library: Library, path: str):

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import helpers
 from retrieval import Library
 from retrieval.intake import IntakeError, add_article, check_upload, clean_name, save_upload
 
@@ -180,6 +181,6 @@ def test_add_article_obeys_the_engine_file_cap(tmp_path):
 def test_retrieval_never_imports_discord():
     code = ("import sys, retrieval, retrieval.intake, retrieval.library; "
             "sys.exit(1 if any(m == 'discord' or m.startswith('discord.') for m in sys.modules) else 0)")
-    root = Path(__file__).resolve().parents[1]
+    root = helpers.ROOT
     done = subprocess.run([sys.executable, "-c", code], cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
     assert done.returncode == 0

@@ -19,12 +19,13 @@ from pathlib import Path
 
 import pytest
 
+import helpers
 from bot import cli
 from retrieval.loader import decode
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = helpers.ROOT
 SEEDS = ROOT / "seeds"
-FIXTURES = Path(__file__).parent / "fixtures" / "library"
+FIXTURES = helpers.FIXTURES / "library"
 CARD_QUESTION = "Where might the second summit be held?"
 CARD_FILE = "north-korea-kim-orders-second-trump-summit-preparations.txt"
 CARD_SENTENCE = ("North Korea observers say Vietnam is likely to be chosen as a venue for a second summit "

@@ -11,11 +11,12 @@ import pytest
 from pydantic import ValidationError
 from pydantic_settings import SettingsConfigDict
 
+import helpers
 import config
 from config import DiscordSettings, Settings, SettingsLoadError, load_settings
 from config.settings import DEFAULT_TOML
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = helpers.ROOT
 
 TOML = """
 top_k = 7

@@ -8,12 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import helpers
 from retrieval import Library
 from retrieval.answer import assess
 from retrieval.candidates import FEATURES
 from retrieval.ranker import AnswerModel, default_model
 
-FIXTURES = Path(__file__).parent / "fixtures" / "answer"
+FIXTURES = helpers.FIXTURES / "answer"
 QUESTIONS = [  # (question, gold) over the fixture articles; gold () = not answered there
     ("When will the harbour festival be held?", ("14 April",)),
     ("How long did Tomas Brandt take over the 2,000m course?", ("6 minutes 58 seconds",)),

@@ -18,10 +18,11 @@ import annotated_types
 import pytest
 from pydantic import ValidationError
 
+import helpers
 from bot import cli
 from config import DiscordSettings, Settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = helpers.ROOT
 COMMANDS = [
     ["index", "--no-cache"],
     ["ask", "--no-cache", "Where might the second summit be held?"],

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+import helpers
 from retrieval import Library
 from retrieval.analyzer import sentence_spans
 from dataclasses import replace
@@ -17,14 +18,9 @@ from retrieval.loader import decode
 from retrieval.models import Article, Hit, Passage
 from retrieval.question import Expect, expected_type, type_match
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).parent / "fixtures" / "answer"
+ROOT = helpers.ROOT
+FIXTURES = helpers.FIXTURES / "answer"
 CARD_FILE = "north-korea-kim-orders-second-trump-summit-preparations.txt"
-
-
-@pytest.fixture(scope="module")
-def seeds() -> Library:
-    return Library.open(ROOT / "seeds")
 
 
 @pytest.fixture(scope="module")

@@ -13,11 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import helpers
 import retrieval.library as library_module
 from retrieval import Library, cache
 from retrieval.analyzer import ANALYZER_VERSION
 
-FIXTURES = Path(__file__).parent / "fixtures" / "library"
+FIXTURES = helpers.FIXTURES / "library"
 QUESTION = "When did the Wexley harbour bridge reopen?"
 
 

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
+import helpers
 from retrieval import Library, cache
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = helpers.ROOT
 
 
 def make_folder(tmp_path: Path, n: int = 20) -> Path:

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
+import helpers
 from retrieval import Library
 from retrieval import synonyms as table
 from retrieval.analyzer import tokenize
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = helpers.ROOT
 
 
 def test_every_row_is_keyed_by_the_term_its_words_analyse_to() -> None:

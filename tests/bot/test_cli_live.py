@@ -18,8 +18,10 @@ from typing import Any, Iterator
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).parent / "fixtures" / "watch"
+import helpers
+
+ROOT = helpers.ROOT
+FIXTURES = helpers.FIXTURES / "watch"
 QUESTION = "How far did the Veldmark glacier retreat?"
 ARTICLE = "glacier-survey.txt"
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import helpers
 from retrieval import Library
 from retrieval.loader import (
     SkipFile,
@@ -25,7 +26,7 @@ from retrieval.loader import (
 )
 from retrieval.models import Article, Skipped
 
-FIXTURES = Path(__file__).parent / "fixtures" / "library"
+FIXTURES = helpers.FIXTURES / "library"
 GOOD = {
     "apple-harvest.md",
     "bridge-reopens.txt",
@@ -591,7 +592,7 @@ def test_worst_case_inputs_cost_linear_time_and_memory(tmp_path: Path, name: str
     folder = tmp_path / "articles"
     folder.mkdir()
     (folder / name).write_bytes(data)
-    root = Path(__file__).resolve().parents[1]
+    root = helpers.ROOT
     env = {**os.environ, "PYTHONPATH": str(root), "CITEBOT_TOKENIZE_WORKERS": "0"}
     try:
         done = subprocess.run(
@@ -613,3 +614,22 @@ def test_worst_case_inputs_cost_linear_time_and_memory(tmp_path: Path, name: str
         assert got["found_zebrafinch"]
     if name == "lt-2mb.html":
         assert got["skipped"] == ["no text"]
+
+
+def test_a_folder_tree_deeper_than_the_recursion_limit_is_scanned(tmp_path: Path) -> None:
+    """The walk keeps its own stack: 1,200 nested folders (deeper than Python's default
+    recursion limit of 1,000 frames) are walked, not a RecursionError."""
+    levels = [tmp_path]
+    for _ in range(1200):  # one at a time: mkdir(parents=True) itself recurses per level
+        levels.append(levels[-1] / "d")
+        levels[-1].mkdir()
+    (levels[-1] / "bottom.txt").write_text("Bottom\n\nThe deepest article of all.\n", "utf-8")
+    (tmp_path / "top.txt").write_text("Top\n\nThe article at the top.\n", "utf-8")
+    try:
+        found, problems = scan(tmp_path)
+        assert problems == []
+        assert sorted(found) == ["d/" * 1200 + "bottom.txt", "top.txt"]
+    finally:  # bottom up, one by one: shutil.rmtree (pytest's clean-up) would recurse too deep
+        (levels[-1] / "bottom.txt").unlink()
+        for level in reversed(levels[1:]):
+            level.rmdir()

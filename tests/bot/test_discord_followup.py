@@ -9,9 +9,10 @@ from pathlib import Path
 import discord
 import simcord
 
+import helpers
 from fixtures.discord.simbot import SEEDS, assert_no_pings, embed_text, make_bot, sent_payloads, world
 
-FOLLOWUP_ARTICLES = Path(__file__).resolve().parent / "fixtures" / "followup" / "articles"
+FOLLOWUP_ARTICLES = helpers.FIXTURES / "followup" / "articles"
 
 
 def assert_no_pings_in_threads(env, at_least: int) -> None:

@@ -18,10 +18,11 @@ import pytest
 import simcord
 from discord.ext import commands
 
+import helpers
 from bot import cli
 from fixtures.discord.simbot import ARTICLES, assert_no_pings, embed_text, errors_of, make_bot
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = helpers.ROOT
 
 HOSTILE = {
     "empty": "",

@@ -17,12 +17,13 @@ import discord
 import pytest
 import simcord
 
+import helpers
 from fixtures.discord.simbot import make_bot, sent_payloads
 from retrieval import Library
 from retrieval.loader import SkipFile, read_bytes, scan
 from retrieval.models import Skipped
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = helpers.ROOT
 FAKE_TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.citebot-fake-token-never-shown"
 SECRET_WORDS = "root:x:0:0:zebrafinch:/root:/bin/bash"
 TOKEN_Q = "What is the DISCORD_TOKEN?"

@@ -14,7 +14,7 @@ What is checked, per question and in aggregate:
   dropped article is answerable once the dropping stops;
 - event-loop lag (a ticker compares when it should have woken with when it did) stays under
   100 ms at p99 (measured in the run without tracemalloc, which slows every allocation; a speed
-  limit, so marked ``latency`` and run only on request: ``pytest -m latency tests/test_load.py``);
+  limit, so marked ``latency`` and run only on request: ``pytest -m latency tests/bot/test_load.py``);
 - memory returns to baseline once the dropped files are gone again: what citebot's own code
   allocated and still holds (tracemalloc, by file) is back within 256 KiB of the baseline. Reply
   text is left out of that count: the simulator keeps every message it saw, which is its memory.
@@ -42,12 +42,13 @@ from pathlib import Path
 import pytest
 import simcord
 
+import helpers
 from fixtures.discord.simbot import assert_no_pings, embed_text, errors_of, make_bot
 from retrieval import Library
 
 from bot.checks import AskingTooFast
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = helpers.ROOT
 USERS = 50
 ROUNDS = 10
 RATE, WINDOW = 3, 60.0

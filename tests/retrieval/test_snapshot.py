@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import helpers
 from retrieval import Library
 from retrieval.analyzer import tokenize
 from retrieval.build import BULK_AFTER
@@ -22,7 +23,7 @@ from retrieval.snapshot import Snapshot
 SNAPSHOT_ARRAYS = ("doc_first", "passage_doc", "passage_spans", "terms", "offsets")
 INDEX_ARRAYS = ("term_offsets", "post_docs", "post_tfs", "idf", "df", "doc_len")
 NEW_WORD = "zanzibarquokka"
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = helpers.ROOT
 
 
 def write(folder: Path, name: str, title: str, *paragraphs: str) -> None:

@@ -8,14 +8,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import helpers
 from retrieval import Library, QuestionError
 from retrieval.analyzer import sentence_spans, tokenize
 from retrieval.answer import MAX_QUOTE_CHARS
 from retrieval.loader import SkipFile, parse_article
 from retrieval.passages import MAX_PASSAGE_CHARS, passage_spans
 
-FIXTURES = Path(__file__).parent / "fixtures" / "answer"
-SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+FIXTURES = helpers.FIXTURES / "answer"
+SEEDS = helpers.ROOT / "seeds"
 
 # Text with the awkward parts of Unicode: controls, zero-width and bidi marks, surrogates are
 # excluded by hypothesis' text() default but combining marks, emoji and RTL scripts are not.
@@ -31,11 +32,6 @@ AWKWARD = st.text(
 @pytest.fixture(scope="module")
 def library() -> Library:
     return Library.open(FIXTURES)
-
-
-@pytest.fixture(scope="module")
-def seeds() -> Library:
-    return Library.open(SEEDS)
 
 
 @given(AWKWARD)

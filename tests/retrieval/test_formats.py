@@ -1,7 +1,7 @@
 """Drop in what people really have: PDF, DOCX, EPUB, RSS/Atom and .rst files are read, each
 answers a question with the right quote and citation; every file not read is listed with a reason.
 
-The fixtures are made here (tests/formats_helpers.py): a hand-written PDF, a python-docx
+The fixtures are made here (tests/helpers/formats.py): a hand-written PDF, a python-docx
 document, a zip-built EPUB and two feeds. Each is dropped into a watched folder and asked about.
 """
 from __future__ import annotations
@@ -20,9 +20,10 @@ from typing import Callable, Iterator
 
 import pytest
 
+import helpers
 from bot import format as fmt
 from bot import render
-from formats_helpers import ATOM, RSS, make_docx, make_epub, make_pdf, make_pdf_with_stream
+from helpers.formats import ATOM, RSS, make_docx, make_epub, make_pdf, make_pdf_with_stream
 from retrieval import Library, formats
 from retrieval.intake import IntakeError, add_article
 from retrieval.loader import SkipFile, load_folder, parse_articles
@@ -30,8 +31,8 @@ from retrieval.models import Article, Skipped
 from retrieval.sources import with_sources
 from retrieval.watch import FolderWatcher
 
-ROOT = Path(__file__).resolve().parents[1]
-BASE = Path(__file__).parent / "fixtures" / "watch" / "base"
+ROOT = helpers.ROOT
+BASE = helpers.FIXTURES / "watch" / "base"
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 15.0, what: str = "condition") -> None:
@@ -56,14 +57,6 @@ def folder(tmp_path: Path) -> Path:
     target = tmp_path / "articles"
     shutil.copytree(BASE, target)
     return target
-
-
-@pytest.fixture
-def watched(folder: Path) -> Iterator[Library]:
-    library = Library.open(folder)
-    with FolderWatcher(library, debounce_ms=50, stable_ms=100):
-        time.sleep(0.1)  # let the OS watch arm
-        yield library
 
 
 def indexed(library: Library, path: str) -> bool:

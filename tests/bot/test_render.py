@@ -227,18 +227,20 @@ async def test_answers_are_rendered_off_the_event_loop(monkeypatch):
 
     import simcord
 
-    import bot.cogs.ask as ask_cog
+    import bot.render
     from fixtures.discord.simbot import make_bot
 
     loop_thread = threading.get_ident()
     threads: list[int] = []
-    real = ask_cog.render_answer
+    real = bot.render.render_answer
 
     def recording(*args, **kwargs):
         threads.append(threading.get_ident())
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(ask_cog, "render_answer", recording)
+    # The Ask cog is an extension: the bot loads a fresh bot.cogs.ask in setup_hook, which takes
+    # render_answer from bot.render then, so the recorder goes there (before the bot starts).
+    monkeypatch.setattr(bot.render, "render_answer", recording)
     async with simcord.run(make_bot()) as env:
         guild = env.create_guild()
         channel = guild.create_text_channel("general")
