@@ -26,7 +26,7 @@ import pytest
 from bot import cli, format as fmt, terminal
 from retrieval.models import Answer, Citation
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SEEDS = ROOT / "seeds"
 CARD_QUESTION = "Where might the second summit be held?"
 CARD_SENTENCE = ("North Korea observers say Vietnam is likely to be chosen as a venue for a second summit "

@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "config" / "citebot.service"
 README = ROOT / "README.md"
 WAIT = 600  # seconds: a pip install on a shared machine; a bound, not a speed claim
