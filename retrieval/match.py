@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Sequence
+from typing import Callable, Container, Sequence
 
 from retrieval.analyzer import sentence_spans, tokenize, words
-from retrieval.question import Expect, expected_type
+from retrieval.question import Expect, expected_type, forget_sentences
 from retrieval.synonyms import Synonyms, related, synonyms
 
 NAME_BOOST = 0.5  # extra weight for terms the question capitalises (names, places)
@@ -95,16 +95,19 @@ class Scorer:
                     phrases = tuple(s for s in found if len(s) > 1)
                     self.synonyms[t] = (frozenset(s[0] for s in found if len(s) == 1),
                                         frozenset(p[0] for p in phrases), phrases)
+        # Per question term, in idf order: its weight, relatives and synonyms (None: none), so
+        # share() reads one tuple per term instead of three dict lookups.
+        self._plan = tuple((t, w, self.relatives.get(t), self.synonyms.get(t)) for t, w in self.idf.items())
 
     def share(self, terms: set[str] | frozenset[str]) -> float:
         """The share of the question's idf mass found in ``terms``, a word-form relative counting
         as its word and a synonym for part of its word's weight."""
         found = 0.0
-        for t, w in self.idf.items():
-            if t in terms or (t in self.relatives and not self.relatives[t].isdisjoint(terms)):
+        for t, w, relatives, synonyms_of in self._plan:
+            if t in terms or (relatives is not None and not relatives.isdisjoint(terms)):
                 found += w
-            elif t in self.synonyms:
-                singles, heads, phrases = self.synonyms[t]
+            elif synonyms_of is not None:
+                singles, heads, phrases = synonyms_of
                 if not singles.isdisjoint(terms) or (
                     not heads.isdisjoint(terms) and any(terms.issuperset(p) for p in phrases)
                 ):
@@ -116,11 +119,12 @@ class Scorer:
         another topic can share synonyms with an article without being answered by it."""
         return sum(w for t, w in self.idf.items() if t in terms) / self.total
 
-    def missing_anchors(self, anchors: frozenset[str], terms: frozenset[str] | set[str]) -> frozenset[str]:
+    def missing_anchors(self, anchors: frozenset[str], terms: Container[str]) -> frozenset[str]:
         """The question's names and numbers absent from ``terms`` (a relative standing in:
-        "Chinese" is answered by a sentence about China)."""
+        "Chinese" is answered by a sentence about China). ``terms`` need only answer ``in``: an
+        article's terms are looked up by id in the index, never spelled out as a set."""
         return frozenset(a for a in anchors if a not in terms
-                         and (a not in self.relatives or self.relatives[a].isdisjoint(terms)))
+                         and (a not in self.relatives or all(r not in terms for r in self.relatives[a])))
 
     def largest_missing(self, terms: set[str] | frozenset[str]) -> float:
         """The largest share of the question's idf mass held by one term missing from ``terms``."""
@@ -143,12 +147,29 @@ def question_pairs(question: str, idf: dict[str, float]) -> dict[tuple[str, str]
     return {(a, b): (idf[a] + idf[b]) / 2 for a, b in zip(terms, terms[1:]) if a != b}
 
 
+@dataclass(frozen=True, slots=True)
+class Analysed:
+    """One passage taken apart once, whatever the question: its title terms, sentence spans and
+    texts, each sentence's terms in order and as a set, and the passage's terms with its title."""
+
+    title: frozenset[str]
+    spans: list[tuple[int, int]]
+    texts: list[str]
+    terms: list[list[str]]
+    sets: list[frozenset[str]]
+    passage: frozenset[str]
+
+
 @lru_cache(maxsize=4096)
-def analyse(title: str, text: str) -> tuple[frozenset[str], list[tuple[int, int]], list[list[str]]]:
-    """Title terms, sentence spans and each sentence's terms of one passage. Cached: popular
-    passages come back question after question, and analysing them is most of ask()'s cost."""
+def analyse(title: str, text: str) -> Analysed:
+    """``text`` as :class:`Analysed`. Cached: popular passages come back question after
+    question, and analysing them is most of ask()'s cost."""
     spans = sentence_spans(text)
-    return frozenset(tokenize(title)), spans, [tokenize(text[s:e]) for s, e in spans]
+    texts = [text[s:e] for s, e in spans]
+    terms = [tokenize(t) for t in texts]
+    sets = [frozenset(t) for t in terms]
+    title_terms = frozenset(tokenize(title))
+    return Analysed(title_terms, spans, texts, terms, sets, title_terms.union(*sets))
 
 
 def forget_texts() -> None:
@@ -156,6 +177,7 @@ def forget_texts() -> None:
     deleted article's text is not kept alive by a cache after it left the index."""
     analyse.cache_clear()
     article_terms.cache_clear()
+    forget_sentences()
 
 
 @lru_cache(maxsize=256)
