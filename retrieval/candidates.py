@@ -15,7 +15,7 @@ from typing import Container, Protocol, Sequence
 import numpy as np
 
 from retrieval.analyzer import tokenize
-from retrieval.match import Question, Scorer, analyse, article_terms, proximity
+from retrieval.match import Question, Scorer, Sentence, analyse, article_terms, proximity
 from retrieval.models import Hit
 from retrieval.question import Expect, new_capitalised, type_match
 
@@ -56,11 +56,9 @@ FEATURES = (
     "quote",  # holds quotation marks (speech)
     "paragraph_pos",  # 1 / paragraph number in the article
 )
-_DIGIT = re.compile(r"\d")
 _WHY = re.compile(r"^\s*(why|what (caused|made|led)|how come)\b", re.I)
 _CAUSE = re.compile(r"\b(because|due to|after|as a result|following|since|over|amid|so that|in order to|"
                     r"reason|blamed|caused by|led to)\b", re.I)
-_QUOTE = re.compile("[\"“”]")
 
 
 class Surroundings(Protocol):
@@ -141,11 +139,12 @@ class _Context:
     paragraph: int
 
 
-def _row(c: _Context, text: str, terms: list[str], term_set: frozenset[str], share: float,
-         before: frozenset[str], before_share: float, first: bool, continuation: bool) -> list[float]:
+def _row(c: _Context, said: Sentence, share: float, before: frozenset[str], before_share: float,
+         first: bool, continuation: bool) -> list[float]:
     """One candidate's features, in the order of ``FEATURES`` (``share`` and ``before_share``:
     the question's share in it and in the sentence before, computed once per sentence)."""
     q, scorer, anchors = c.asked.question, c.asked.scorer, c.asked.anchors
+    text, terms, term_set = said.text, said.terms, said.set
     window = term_set | c.title | before
     caps = new_capitalised(text, q.words)
     kind = type_match(q.expect, text, q.words, caps)
@@ -153,14 +152,13 @@ def _row(c: _Context, text: str, terms: list[str], term_set: frozenset[str], sha
     return [
         share, scorer.exact_share(term_set), scorer.share(window), scorer.largest_missing(window),
         before_share, c.title_share, c.support, c.exact_support, c.focus - share,
-        scorer.pair_share(terms), proximity(terms, scorer.wanted),
+        scorer.pairs_in(said.pairs), proximity(terms, scorer.wanted),
         kind, float(q.expect is not Expect.ANY), *_typed(q.expect, kind), names,
         names if q.expect in _NAMED else 0.0, float(c.asked.why and bool(_CAUSE.search(text))),
         len(term_set - scorer.wanted) / (len(term_set) or 1),
         1.0 - len(scorer.missing_anchors(anchors, term_set)) / len(anchors) if anchors else 1.0, c.anchored,
         c.bm25, 1.0 / (1 + c.rank), float(first), float(c.paragraph == 1), float(continuation),
-        math.log1p(len(terms)), float(_DIGIT.search(text) is not None), float(_QUOTE.search(text) is not None),
-        1.0 / c.paragraph,
+        math.log1p(len(terms)), float(said.digit), float(said.quote), 1.0 / c.paragraph,
     ]
 
 
@@ -190,7 +188,7 @@ class _Gatherer:
         """Every sentence of ``hit``'s passage; and for the best few, the next paragraph's first."""
         scorer, passage = self.asked.scorer, hit.passage
         a = analyse(passage.article.title, passage.text)
-        shares = [scorer.share(t) for t in a.sets]
+        shares = [scorer.share(said.set) for said in a.sentences]
         context = _Context(
             self.asked, title=a.title, title_share=scorer.share(a.title), support=scorer.share(a.passage),
             exact_support=scorer.exact_share(a.passage), focus=max(shares, default=0.0),
@@ -199,11 +197,11 @@ class _Gatherer:
         )
         none: frozenset[str] = frozenset()
         for i, (s, e) in enumerate(a.spans):
-            self.rows.append(_row(context, a.texts[i], a.terms[i], a.sets[i], shares[i],
-                                  a.sets[i - 1] if i else none, shares[i - 1] if i else 0.0, i == 0, False))
+            self.rows.append(_row(context, a.sentences[i], shares[i], a.sentences[i - 1].set if i else none,
+                                  shares[i - 1] if i else 0.0, i == 0, False))
             self.candidates.append(Candidate(hit, i, passage.start + s, passage.start + e))
         if rank < CONTINUED_PASSAGES and a.spans:
-            self.continuation(hit, context, a.sets[-1], shares[-1])
+            self.continuation(hit, context, a.sentences[-1].set, shares[-1])
 
     def continuation(self, hit: Hit, context: _Context, before: frozenset[str], before_share: float) -> None:
         """The first sentence of the paragraph after ``hit``, unless that paragraph is a hit too."""
@@ -217,8 +215,8 @@ class _Gatherer:
         s, e = a.spans[0]
         following = replace(context, title=a.title, title_share=scorer.share(a.title),
                             paragraph=after.passage.paragraph)
-        self.rows.append(_row(following, a.texts[0], a.terms[0], a.sets[0], scorer.share(a.sets[0]),
-                              before, before_share, True, True))
+        said = a.sentences[0]
+        self.rows.append(_row(following, said, scorer.share(said.set), before, before_share, True, True))
         self.candidates.append(Candidate(Hit(after.passage, hit.score), 0, after.passage.start + s,
                                          after.passage.start + e))
 
@@ -251,10 +249,10 @@ def sentence_features(question: Question, scorer: Scorer, sentences: Sequence[st
         anchored=float(not scorer.missing_anchors(asked.anchors, passage_terms)), bm25=1.0, rank=0,
         paragraph=1,
     )
-    sets = [frozenset(t) for t in terms]
-    rows = [_row(context, sentence, terms[i], sets[i], shares[i], sets[i - 1] if i else frozenset(),
+    said = [Sentence.of(sentence, terms[i]) for i, sentence in enumerate(sentences)]
+    rows = [_row(context, said[i], shares[i], said[i - 1].set if i else frozenset(),
                  shares[i - 1] if i else 0.0, i == 0, False)
-            for i, sentence in enumerate(sentences)]
+            for i in range(len(said))]
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
 
 

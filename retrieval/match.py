@@ -132,9 +132,12 @@ class Scorer:
 
     def pair_share(self, sentence_terms: Sequence[str]) -> float:
         """The share of the question's word-pair weight found, in order, in ``sentence_terms``."""
+        return self.pairs_in(set(zip(sentence_terms, sentence_terms[1:])))
+
+    def pairs_in(self, found: set[tuple[str, str]] | frozenset[tuple[str, str]]) -> float:
+        """``pair_share`` of a sentence whose in-order pairs are ``found``."""
         if not self.pairs:
             return 0.0
-        found = set(zip(sentence_terms, sentence_terms[1:]))
         return sum(w for pair, w in self.pairs.items() if pair in found) / self.pairs_total
 
 
@@ -147,16 +150,36 @@ def question_pairs(question: str, idf: dict[str, float]) -> dict[tuple[str, str]
     return {(a, b): (idf[a] + idf[b]) / 2 for a, b in zip(terms, terms[1:]) if a != b}
 
 
+_DIGIT = re.compile(r"\d")
+_QUOTE = re.compile("[\"“”]")
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    """One sentence's text and what every question reads of it: its terms in order, as a set,
+    as in-order pairs; whether it holds a digit or quotation marks."""
+
+    text: str
+    terms: list[str]
+    set: frozenset[str]
+    pairs: frozenset[tuple[str, str]]
+    digit: bool
+    quote: bool
+
+    @classmethod
+    def of(cls, text: str, terms: list[str]) -> "Sentence":
+        return cls(text, terms, frozenset(terms), frozenset(zip(terms, terms[1:])),
+                   _DIGIT.search(text) is not None, _QUOTE.search(text) is not None)
+
+
 @dataclass(frozen=True, slots=True)
 class Analysed:
     """One passage taken apart once, whatever the question: its title terms, sentence spans and
-    texts, each sentence's terms in order and as a set, and the passage's terms with its title."""
+    sentences, and the passage's terms with its title."""
 
     title: frozenset[str]
     spans: list[tuple[int, int]]
-    texts: list[str]
-    terms: list[list[str]]
-    sets: list[frozenset[str]]
+    sentences: list[Sentence]
     passage: frozenset[str]
 
 
@@ -165,11 +188,9 @@ def analyse(title: str, text: str) -> Analysed:
     """``text`` as :class:`Analysed`. Cached: popular passages come back question after
     question, and analysing them is most of ask()'s cost."""
     spans = sentence_spans(text)
-    texts = [text[s:e] for s, e in spans]
-    terms = [tokenize(t) for t in texts]
-    sets = [frozenset(t) for t in terms]
+    sentences = [Sentence.of(text[s:e], tokenize(text[s:e])) for s, e in spans]
     title_terms = frozenset(tokenize(title))
-    return Analysed(title_terms, spans, texts, terms, sets, title_terms.union(*sets))
+    return Analysed(title_terms, spans, sentences, title_terms.union(*(s.set for s in sentences)))
 
 
 def forget_texts() -> None:
