@@ -116,11 +116,12 @@ class _Asked:
     scorer: Scorer
     anchors: frozenset[str]  # the question's names and numbers
     why: bool  # a why-question
+    typed: tuple[float, ...]  # 1.0 in the slot of the expected type (see _typed)
 
     @classmethod
     def of(cls, question: Question, scorer: Scorer) -> "_Asked":
         anchors = frozenset(question.names | {t for t in question.terms if t[0].isdigit()})
-        return cls(question, scorer, anchors, bool(_WHY.search(question.text)))
+        return cls(question, scorer, anchors, bool(_WHY.search(question.text)), tuple(_typed(question.expect, 1.0)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,11 +153,13 @@ def _row(c: _Context, said: Sentence, share: float, before: frozenset[str], befo
     return [
         share, scorer.exact_share(term_set), scorer.share(window), scorer.largest_missing(window),
         before_share, c.title_share, c.support, c.exact_support, c.focus - share,
-        scorer.pairs_in(said.pairs), proximity(terms, scorer.wanted),
-        kind, float(q.expect is not Expect.ANY), *_typed(q.expect, kind), names,
+        scorer.pairs_in(said.pairs),
+        proximity(terms, scorer.wanted) if len(term_set & scorer.wanted) > 1 else 0.0,  # under 2 terms: 0
+        kind, float(q.expect is not Expect.ANY), *(kind * slot for slot in c.asked.typed), names,
         names if q.expect in _NAMED else 0.0, float(c.asked.why and bool(_CAUSE.search(text))),
         len(term_set - scorer.wanted) / (len(term_set) or 1),
-        1.0 - len(scorer.missing_anchors(anchors, term_set)) / len(anchors) if anchors else 1.0, c.anchored,
+        1.0 if anchors <= term_set else 1.0 - len(scorer.missing_anchors(anchors, term_set)) / len(anchors),
+        c.anchored,
         c.bm25, 1.0 / (1 + c.rank), float(first), float(c.paragraph == 1), float(continuation),
         math.log1p(len(terms)), float(said.digit), float(said.quote), 1.0 / c.paragraph,
     ]
@@ -176,7 +179,7 @@ class _Gatherer:
     def anchored(self, hit: Hit, context: frozenset[str]) -> float:
         """1.0 when every name and number of the question is in the passage or its article."""
         scorer, anchors = self.asked.scorer, self.asked.anchors
-        if not scorer.missing_anchors(anchors, context):
+        if anchors <= context or not scorer.missing_anchors(anchors, context):
             return 1.0
         path = hit.passage.article.path
         if path not in self._anchored:

@@ -98,10 +98,15 @@ class Scorer:
         # Per question term, in idf order: its weight, relatives and synonyms (None: none), so
         # share() reads one tuple per term instead of three dict lookups.
         self._plan = tuple((t, w, self.relatives.get(t), self.synonyms.get(t)) for t, w in self.idf.items())
+        # Every term that could count for the question: text holding none of them scores 0 at once.
+        self._counted = frozenset(self.wanted).union(
+            *self.relatives.values(), *(singles | heads for singles, heads, _ in self.synonyms.values()))
 
     def share(self, terms: set[str] | frozenset[str]) -> float:
         """The share of the question's idf mass found in ``terms``, a word-form relative counting
         as its word and a synonym for part of its word's weight."""
+        if self._counted.isdisjoint(terms):
+            return 0.0
         found = 0.0
         for t, w, relatives, synonyms_of in self._plan:
             if t in terms or (relatives is not None and not relatives.isdisjoint(terms)):
@@ -117,6 +122,8 @@ class Scorer:
     def exact_share(self, terms: set[str] | frozenset[str]) -> float:
         """``share`` without synonyms: what the no-answer decision leans on, since a question on
         another topic can share synonyms with an article without being answered by it."""
+        if self.wanted.isdisjoint(terms):
+            return 0.0
         return sum(w for t, w in self.idf.items() if t in terms) / self.total
 
     def missing_anchors(self, anchors: frozenset[str], terms: Container[str]) -> frozenset[str]:
