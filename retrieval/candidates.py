@@ -15,7 +15,7 @@ from typing import Container, Protocol, Sequence
 import numpy as np
 
 from retrieval.analyzer import tokenize
-from retrieval.match import Question, Scorer, Sentence, analyse, article_terms, proximity
+from retrieval.match import Question, Scorer, Sentence, analyse, article_terms, opening, proximity
 from retrieval.models import Hit
 from retrieval.question import Expect, new_capitalised, type_match
 
@@ -212,13 +212,12 @@ class _Gatherer:
         if after is None or after.passage.id in self.in_hits:
             return
         scorer = self.asked.scorer
-        a = analyse(after.passage.article.title, after.passage.text)
-        if not a.spans:
+        first = opening(after.passage.article.title, after.passage.text)
+        if first is None:
             return
-        s, e = a.spans[0]
-        following = replace(context, title=a.title, title_share=scorer.share(a.title),
+        title, (s, e), said = first
+        following = replace(context, title=title, title_share=scorer.share(title),
                             paragraph=after.passage.paragraph)
-        said = a.sentences[0]
         self.rows.append(_row(following, said, scorer.share(said.set), before, before_share, True, True))
         self.candidates.append(Candidate(Hit(after.passage, hit.score), 0, after.passage.start + s,
                                          after.passage.start + e))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable, Container, Sequence
 
-from retrieval.analyzer import sentence_spans, tokenize, words
+from retrieval.analyzer import iter_sentence_spans, sentence_spans, tokenize, words
 from retrieval.question import Expect, expected_type, forget_sentences
 from retrieval.synonyms import Synonyms, related, synonyms
 
@@ -196,15 +196,32 @@ def analyse(title: str, text: str) -> Analysed:
     question, and analysing them is most of ask()'s cost."""
     spans = sentence_spans(text)
     sentences = [Sentence.of(text[s:e], tokenize(text[s:e])) for s, e in spans]
-    title_terms = frozenset(tokenize(title))
+    title_terms = title_terms_of(title)
     return Analysed(title_terms, spans, sentences, title_terms.union(*(s.set for s in sentences)))
+
+
+@lru_cache(maxsize=1024)
+def opening(title: str, text: str) -> tuple[frozenset[str], tuple[int, int], Sentence] | None:
+    """The title terms, span and :class:`Sentence` of the first sentence of ``text`` (None: it
+    has none): all a continuation candidate reads, without splitting the rest of the passage."""
+    span = next(iter_sentence_spans(text), None)
+    if span is None:
+        return None
+    s, e = span
+    return title_terms_of(title), span, Sentence.of(text[s:e], tokenize(text[s:e]))
+
+
+@lru_cache(maxsize=1024)
+def title_terms_of(title: str) -> frozenset[str]:
+    """An article's title terms (its passages share them: tokenised once)."""
+    return frozenset(tokenize(title))
 
 
 def forget_texts() -> None:
     """Drop the analysed passages and articles: called when articles leave or change, so a
     deleted article's text is not kept alive by a cache after it left the index."""
-    analyse.cache_clear()
-    article_terms.cache_clear()
+    for cached in (analyse, opening, title_terms_of, article_terms):
+        cached.cache_clear()
     forget_sentences()
 
 
