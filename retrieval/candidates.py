@@ -153,7 +153,7 @@ def _row(c: _Context, said: Sentence, share: float, before: frozenset[str], befo
     return [
         share, scorer.exact_share(term_set), scorer.share(window), scorer.largest_missing(window),
         before_share, c.title_share, c.support, c.exact_support, c.focus - share,
-        scorer.pairs_in(said.pairs),
+        scorer.pairs_in(terms, term_set),
         proximity(terms, scorer.wanted) if len(term_set & scorer.wanted) > 1 else 0.0,  # under 2 terms: 0
         kind, float(q.expect is not Expect.ANY), *(kind * slot for slot in c.asked.typed), names,
         names if q.expect in _NAMED else 0.0, float(c.asked.why and bool(_CAUSE.search(text))),

@@ -139,13 +139,27 @@ class Scorer:
 
     def pair_share(self, sentence_terms: Sequence[str]) -> float:
         """The share of the question's word-pair weight found, in order, in ``sentence_terms``."""
-        return self.pairs_in(set(zip(sentence_terms, sentence_terms[1:])))
+        return self.pairs_in(sentence_terms, frozenset(sentence_terms))
 
-    def pairs_in(self, found: set[tuple[str, str]] | frozenset[tuple[str, str]]) -> float:
-        """``pair_share`` of a sentence whose in-order pairs are ``found``."""
+    def pairs_in(self, terms: list[str], term_set: frozenset[str]) -> float:
+        """``pair_share`` of ``terms`` (whose set is ``term_set``): a question's few pairs are
+        looked for where both words occur, instead of building the sentence's every pair."""
         if not self.pairs:
             return 0.0
-        return sum(w for pair, w in self.pairs.items() if pair in found) / self.pairs_total
+        return sum(w for (a, b), w in self.pairs.items()
+                   if a in term_set and b in term_set and _adjacent(terms, a, b)) / self.pairs_total
+
+
+def _adjacent(terms: list[str], a: str, b: str) -> bool:
+    """``b`` right after ``a`` somewhere in ``terms`` (C-level searches for ``a``)."""
+    i, last = -1, len(terms) - 1
+    try:
+        while True:
+            i = terms.index(a, i + 1)
+            if i < last and terms[i + 1] == b:
+                return True
+    except ValueError:
+        return False
 
 
 def question_pairs(question: str, idf: dict[str, float]) -> dict[tuple[str, str], float]:
@@ -163,20 +177,18 @@ _QUOTE = re.compile("[\"“”]")
 
 @dataclass(frozen=True, slots=True)
 class Sentence:
-    """One sentence's text and what every question reads of it: its terms in order, as a set,
-    as in-order pairs; whether it holds a digit or quotation marks."""
+    """One sentence's text and what every question reads of it: its terms in order and as a
+    set; whether it holds a digit or quotation marks."""
 
     text: str
     terms: list[str]
     set: frozenset[str]
-    pairs: frozenset[tuple[str, str]]
     digit: bool
     quote: bool
 
     @classmethod
     def of(cls, text: str, terms: list[str]) -> "Sentence":
-        return cls(text, terms, frozenset(terms), frozenset(zip(terms, terms[1:])),
-                   _DIGIT.search(text) is not None, _QUOTE.search(text) is not None)
+        return cls(text, terms, frozenset(terms), _DIGIT.search(text) is not None, _QUOTE.search(text) is not None)
 
 
 @dataclass(frozen=True, slots=True)
