@@ -206,10 +206,18 @@ class Analysed:
 def analyse(title: str, text: str) -> Analysed:
     """``text`` as :class:`Analysed`. Cached: popular passages come back question after
     question, and analysing them is most of ask()'s cost."""
+    spans, sentences, terms = _split(text)
+    title_terms = title_terms_of(title)
+    return Analysed(title_terms, spans, sentences, title_terms | terms)
+
+
+@lru_cache(maxsize=4096)
+def _split(text: str) -> tuple[list[tuple[int, int]], list[Sentence], frozenset[str]]:
+    """The sentences of a passage's text, whatever its title: the same paragraph in two
+    articles (a wire story run by two sources) is split and tokenised once."""
     spans = sentence_spans(text)
     sentences = [Sentence.of(text[s:e], tokenize(text[s:e])) for s, e in spans]
-    title_terms = title_terms_of(title)
-    return Analysed(title_terms, spans, sentences, title_terms.union(*(s.set for s in sentences)))
+    return spans, sentences, frozenset().union(*(s.set for s in sentences))
 
 
 @lru_cache(maxsize=1024)
@@ -232,7 +240,7 @@ def title_terms_of(title: str) -> frozenset[str]:
 def forget_texts() -> None:
     """Drop the analysed passages and articles: called when articles leave or change, so a
     deleted article's text is not kept alive by a cache after it left the index."""
-    for cached in (analyse, opening, title_terms_of, article_terms):
+    for cached in (analyse, _split, opening, title_terms_of, article_terms):
         cached.cache_clear()
     forget_sentences()
 
