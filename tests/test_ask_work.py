@@ -109,3 +109,27 @@ def test_sentence_facts_are_those_of_the_case_insensitive_patterns(text: str) ->
     assert q._dates(text) == tuple(m.group(0).lower() for m in q._DATE.finditer(text))
     assert q._numbers(text) == tuple(m.group(0).lower().rstrip(".,") for m in q._NUMBER.finditer(text))
     assert q._venue(text) == bool(q._VENUE.search(text))
+
+
+def test_a_paragraph_run_by_two_articles_is_split_and_tokenised_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import retrieval.match as match
+
+    forget_texts()
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    body = "The Millbrook ferry will run every forty minutes from November, the port authority said."
+    (folder / "wire.txt").write_text(f"Ferry timetable changes\n\n{body}\n", encoding="utf-8")
+    (folder / "local.txt").write_text(f"Millbrook ferry to run less often\n\n{body}\n", encoding="utf-8")
+    library = Library.open(folder, cache_dir=tmp_path / "cache")
+    seen: list[str] = []
+    real = match.tokenize
+
+    def counting(text: str) -> list[str]:
+        seen.append(text)
+        return real(text)
+
+    monkeypatch.setattr(match, "tokenize", counting)
+    pool = library.candidate_pool("How often will the Millbrook ferry run from November?")
+    assert pool is not None and {c.hit.passage.article.path for c in pool.candidates} == {"wire.txt", "local.txt"}
+    assert seen.count(body) == 1
