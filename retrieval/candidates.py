@@ -10,12 +10,12 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, replace
-from typing import Protocol, Sequence
+from typing import Container, Protocol, Sequence
 
 import numpy as np
 
 from retrieval.analyzer import tokenize
-from retrieval.match import Question, Scorer, analyse, article_terms, proximity
+from retrieval.match import Question, Scorer, Sentence, analyse, article_terms, opening, proximity
 from retrieval.models import Hit
 from retrieval.question import Expect, new_capitalised, type_match
 
@@ -56,11 +56,9 @@ FEATURES = (
     "quote",  # holds quotation marks (speech)
     "paragraph_pos",  # 1 / paragraph number in the article
 )
-_DIGIT = re.compile(r"\d")
 _WHY = re.compile(r"^\s*(why|what (caused|made|led)|how come)\b", re.I)
 _CAUSE = re.compile(r"\b(because|due to|after|as a result|following|since|over|amid|so that|in order to|"
                     r"reason|blamed|caused by|led to)\b", re.I)
-_QUOTE = re.compile("[\"“”]")
 
 
 class Surroundings(Protocol):
@@ -69,8 +67,9 @@ class Surroundings(Protocol):
     def following(self, hit: Hit) -> Hit | None:
         """The passage after ``hit`` in its article (score 0), if any."""
 
-    def article_terms(self, hit: Hit) -> frozenset[str]:
-        """Every term of ``hit``'s article (for the question's names and numbers)."""
+    def article_terms(self, hit: Hit) -> Container[str]:
+        """Every term of ``hit``'s article (for the question's names and numbers): only ``in``
+        is asked of it, so it need not spell the terms out."""
 
 
 class Standalone:
@@ -117,11 +116,12 @@ class _Asked:
     scorer: Scorer
     anchors: frozenset[str]  # the question's names and numbers
     why: bool  # a why-question
+    typed: tuple[float, ...]  # 1.0 in the slot of the expected type (see _typed)
 
     @classmethod
     def of(cls, question: Question, scorer: Scorer) -> "_Asked":
         anchors = frozenset(question.names | {t for t in question.terms if t[0].isdigit()})
-        return cls(question, scorer, anchors, bool(_WHY.search(question.text)))
+        return cls(question, scorer, anchors, bool(_WHY.search(question.text)), tuple(_typed(question.expect, 1.0)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,29 +140,87 @@ class _Context:
     paragraph: int
 
 
-def _row(c: _Context, text: str, terms: list[str], share: float, before: Sequence[str], before_share: float,
+def _row(c: _Context, said: Sentence, share: float, before: frozenset[str], before_share: float,
          first: bool, continuation: bool) -> list[float]:
     """One candidate's features, in the order of ``FEATURES`` (``share`` and ``before_share``:
     the question's share in it and in the sentence before, computed once per sentence)."""
     q, scorer, anchors = c.asked.question, c.asked.scorer, c.asked.anchors
-    term_set = set(terms)
-    window = term_set | c.title
-    window.update(before)
+    text, terms, term_set = said.text, said.terms, said.set
+    window = term_set | c.title | before
     caps = new_capitalised(text, q.words)
     kind = type_match(q.expect, text, q.words, caps)
     names = math.log1p(len(caps))
     return [
         share, scorer.exact_share(term_set), scorer.share(window), scorer.largest_missing(window),
         before_share, c.title_share, c.support, c.exact_support, c.focus - share,
-        scorer.pair_share(terms), proximity(terms, scorer.wanted),
-        kind, float(q.expect is not Expect.ANY), *_typed(q.expect, kind), names,
+        scorer.pairs_in(terms, term_set),
+        proximity(terms, scorer.wanted) if len(term_set & scorer.wanted) > 1 else 0.0,  # under 2 terms: 0
+        kind, float(q.expect is not Expect.ANY), *(kind * slot for slot in c.asked.typed), names,
         names if q.expect in _NAMED else 0.0, float(c.asked.why and bool(_CAUSE.search(text))),
         len(term_set - scorer.wanted) / (len(term_set) or 1),
-        1.0 - len(scorer.missing_anchors(anchors, term_set)) / len(anchors) if anchors else 1.0, c.anchored,
+        1.0 if anchors <= term_set else 1.0 - len(scorer.missing_anchors(anchors, term_set)) / len(anchors),
+        c.anchored,
         c.bm25, 1.0 / (1 + c.rank), float(first), float(c.paragraph == 1), float(continuation),
-        math.log1p(len(terms)), float(bool(_DIGIT.search(text))), float(bool(_QUOTE.search(text))),
-        1.0 / c.paragraph,
+        math.log1p(len(terms)), float(said.digit), float(said.quote), 1.0 / c.paragraph,
     ]
+
+
+class _Gatherer:
+    """One question's candidates and rows as :func:`collect` adds them, passage by passage."""
+
+    def __init__(self, asked: _Asked, hits: list[Hit], around: Surroundings) -> None:
+        self.asked, self.around = asked, around
+        self.top_score = (hits[0].score if hits else 0.0) or 1.0
+        self.in_hits = {hit.passage.id for hit in hits}
+        self.candidates: list[Candidate] = []
+        self.rows: list[list[float]] = []
+        self._anchored: dict[str, float] = {}
+
+    def anchored(self, hit: Hit, context: frozenset[str]) -> float:
+        """1.0 when every name and number of the question is in the passage or its article."""
+        scorer, anchors = self.asked.scorer, self.asked.anchors
+        if anchors <= context or not scorer.missing_anchors(anchors, context):
+            return 1.0
+        path = hit.passage.article.path
+        if path not in self._anchored:
+            whole = self.around.article_terms(hit)
+            self._anchored[path] = float(not scorer.missing_anchors(anchors, whole))
+        return self._anchored[path]
+
+    def passage(self, rank: int, hit: Hit) -> None:
+        """Every sentence of ``hit``'s passage; and for the best few, the next paragraph's first."""
+        scorer, passage = self.asked.scorer, hit.passage
+        a = analyse(passage.article.title, passage.text)
+        shares = [scorer.share(said.set) for said in a.sentences]
+        context = _Context(
+            self.asked, title=a.title, title_share=scorer.share(a.title), support=scorer.share(a.passage),
+            exact_support=scorer.exact_share(a.passage), focus=max(shares, default=0.0),
+            anchored=self.anchored(hit, a.passage), bm25=hit.score / self.top_score, rank=rank,
+            paragraph=passage.paragraph,
+        )
+        none: frozenset[str] = frozenset()
+        for i, (s, e) in enumerate(a.spans):
+            self.rows.append(_row(context, a.sentences[i], shares[i], a.sentences[i - 1].set if i else none,
+                                  shares[i - 1] if i else 0.0, i == 0, False))
+            self.candidates.append(Candidate(hit, i, passage.start + s, passage.start + e))
+        if rank < CONTINUED_PASSAGES and a.spans:
+            self.continuation(hit, context, a.sentences[-1].set, shares[-1])
+
+    def continuation(self, hit: Hit, context: _Context, before: frozenset[str], before_share: float) -> None:
+        """The first sentence of the paragraph after ``hit``, unless that paragraph is a hit too."""
+        after = self.around.following(hit)
+        if after is None or after.passage.id in self.in_hits:
+            return
+        scorer = self.asked.scorer
+        first = opening(after.passage.article.title, after.passage.text)
+        if first is None:
+            return
+        title, (s, e), said = first
+        following = replace(context, title=title, title_share=scorer.share(title),
+                            paragraph=after.passage.paragraph)
+        self.rows.append(_row(following, said, scorer.share(said.set), before, before_share, True, True))
+        self.candidates.append(Candidate(Hit(after.passage, hit.score), 0, after.passage.start + s,
+                                         after.passage.start + e))
 
 
 def collect(
@@ -173,55 +231,11 @@ def collect(
 ) -> Pool:
     """The candidates of ``hits`` (best BM25 first) and their features."""
     hits = list(hits[:CANDIDATE_PASSAGES])
-    around = around or Standalone()
-    top_score = (hits[0].score if hits else 0.0) or 1.0
-    asked = _Asked.of(question, scorer)
-    anchors = asked.anchors
-    candidates: list[Candidate] = []
-    rows: list[list[float]] = []
-    anchored_memo: dict[str, float] = {}
-
-    def anchored(hit: Hit, context: frozenset[str]) -> float:
-        if not scorer.missing_anchors(anchors, context):
-            return 1.0
-        article = hit.passage.article
-        if article.path not in anchored_memo:
-            whole = around.article_terms(hit)
-            anchored_memo[article.path] = float(not scorer.missing_anchors(anchors, whole))
-        return anchored_memo[article.path]
-
-    in_hits = {hit.passage.id for hit in hits}
+    gather = _Gatherer(_Asked.of(question, scorer), hits, around or Standalone())
     for rank, hit in enumerate(hits):
-        passage = hit.passage
-        title, spans, sentence_terms = analyse(passage.article.title, passage.text)
-        passage_terms = title.union(*sentence_terms)
-        shares = [scorer.share(set(t)) for t in sentence_terms]
-        context = _Context(
-            asked, title=title, title_share=scorer.share(title), support=scorer.share(passage_terms),
-            exact_support=scorer.exact_share(passage_terms), focus=max(shares, default=0.0),
-            anchored=anchored(hit, passage_terms), bm25=hit.score / top_score, rank=rank,
-            paragraph=passage.paragraph,
-        )
-        for i, (s, e) in enumerate(spans):
-            rows.append(_row(context, passage.text[s:e], sentence_terms[i], shares[i],
-                             sentence_terms[i - 1] if i else (), shares[i - 1] if i else 0.0, i == 0, False))
-            candidates.append(Candidate(hit, i, passage.start + s, passage.start + e))
-        if rank < CONTINUED_PASSAGES and spans:
-            after = around.following(hit)
-            if after is None or after.passage.id in in_hits:
-                continue
-            a_title, a_spans, a_terms = analyse(after.passage.article.title, after.passage.text)
-            if not a_spans:
-                continue
-            s, e = a_spans[0]
-            following = replace(context, title=a_title, title_share=scorer.share(a_title),
-                                paragraph=after.passage.paragraph)
-            rows.append(_row(following, after.passage.text[s:e], a_terms[0], scorer.share(set(a_terms[0])),
-                             sentence_terms[-1], shares[-1], True, True))
-            candidates.append(Candidate(Hit(after.passage, hit.score), 0, after.passage.start + s,
-                                        after.passage.start + e))
-    features = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
-    return Pool(question, tuple(candidates), features)
+        gather.passage(rank, hit)
+    features = np.asarray(gather.rows, dtype=np.float64).reshape(len(gather.rows), len(FEATURES))
+    return Pool(question, tuple(gather.candidates), features)
 
 
 def sentence_features(question: Question, scorer: Scorer, sentences: Sequence[str]) -> np.ndarray:
@@ -237,9 +251,10 @@ def sentence_features(question: Question, scorer: Scorer, sentences: Sequence[st
         anchored=float(not scorer.missing_anchors(asked.anchors, passage_terms)), bm25=1.0, rank=0,
         paragraph=1,
     )
-    rows = [_row(context, sentence, terms[i], shares[i], terms[i - 1] if i else (), shares[i - 1] if i else 0.0,
-                 i == 0, False)
-            for i, sentence in enumerate(sentences)]
+    said = [Sentence.of(sentence, terms[i]) for i, sentence in enumerate(sentences)]
+    rows = [_row(context, said[i], shares[i], said[i - 1].set if i else frozenset(),
+                 shares[i - 1] if i else 0.0, i == 0, False)
+            for i in range(len(said))]
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
 
 

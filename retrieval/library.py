@@ -369,7 +369,7 @@ class _InSnapshot:
 
     def __init__(self, snap: Snapshot) -> None:
         self.snap = snap
-        self._terms: dict[int, frozenset[str]] = {}
+        self._terms: dict[int, _ArticleTerms] = {}
 
     def following(self, hit: Hit) -> Hit | None:
         snap, following = self.snap, hit.passage.id + 1
@@ -377,14 +377,33 @@ class _InSnapshot:
             return None
         return Hit(snap.passage(following), 0.0)
 
-    def article_terms(self, hit: Hit) -> frozenset[str]:
+    def article_terms(self, hit: Hit) -> "_ArticleTerms":
         snap = self.snap
         doc = int(snap.passage_doc[hit.passage.id])
         if doc not in self._terms:
             lo, hi = np.searchsorted(snap.passage_doc, [doc, doc + 1])  # a doc's passages are contiguous
-            ids = np.unique(snap.terms[snap.offsets[lo] : snap.offsets[hi]])
-            self._terms[doc] = frozenset(snap.vocab.names(ids.tolist()))
+            self._terms[doc] = _ArticleTerms(snap, snap.terms[snap.offsets[lo] : snap.offsets[hi]])
         return self._terms[doc]
+
+
+class _ArticleTerms:
+    """``term in`` an article, answered by the term's id in the article's term ids: only the
+    question's few names and numbers are asked about, so spelling out every term of the
+    article as a set of strings (a tenth of ask()'s time) is not needed."""
+
+    __slots__ = ("_snap", "_ids", "_known")
+
+    def __init__(self, snap: Snapshot, ids: np.ndarray) -> None:
+        self._snap, self._ids = snap, ids  # a view of the snapshot's array, not a copy
+        self._known: dict[str, bool] = {}
+
+    def __contains__(self, term: object) -> bool:
+        if not isinstance(term, str):
+            return False
+        if term not in self._known:
+            (i,) = self._snap.vocab.lookup([term])
+            self._known[term] = i >= 0 and bool((self._ids == i).any())
+        return self._known[term]
 
 
 @dataclass

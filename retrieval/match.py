@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Sequence
+from typing import Callable, Container, Sequence
 
-from retrieval.analyzer import sentence_spans, tokenize, words
-from retrieval.question import Expect, expected_type
+from retrieval.analyzer import iter_sentence_spans, sentence_spans, tokenize, words
+from retrieval.question import Expect, expected_type, forget_sentences
 from retrieval.synonyms import Synonyms, related, synonyms
 
 NAME_BOOST = 0.5  # extra weight for terms the question capitalises (names, places)
@@ -95,16 +95,24 @@ class Scorer:
                     phrases = tuple(s for s in found if len(s) > 1)
                     self.synonyms[t] = (frozenset(s[0] for s in found if len(s) == 1),
                                         frozenset(p[0] for p in phrases), phrases)
+        # Per question term, in idf order: its weight, relatives and synonyms (None: none), so
+        # share() reads one tuple per term instead of three dict lookups.
+        self._plan = tuple((t, w, self.relatives.get(t), self.synonyms.get(t)) for t, w in self.idf.items())
+        # Every term that could count for the question: text holding none of them scores 0 at once.
+        self._counted = frozenset(self.wanted).union(
+            *self.relatives.values(), *(singles | heads for singles, heads, _ in self.synonyms.values()))
 
     def share(self, terms: set[str] | frozenset[str]) -> float:
         """The share of the question's idf mass found in ``terms``, a word-form relative counting
         as its word and a synonym for part of its word's weight."""
+        if self._counted.isdisjoint(terms):
+            return 0.0
         found = 0.0
-        for t, w in self.idf.items():
-            if t in terms or (t in self.relatives and not self.relatives[t].isdisjoint(terms)):
+        for t, w, relatives, synonyms_of in self._plan:
+            if t in terms or (relatives is not None and not relatives.isdisjoint(terms)):
                 found += w
-            elif t in self.synonyms:
-                singles, heads, phrases = self.synonyms[t]
+            elif synonyms_of is not None:
+                singles, heads, phrases = synonyms_of
                 if not singles.isdisjoint(terms) or (
                     not heads.isdisjoint(terms) and any(terms.issuperset(p) for p in phrases)
                 ):
@@ -114,13 +122,16 @@ class Scorer:
     def exact_share(self, terms: set[str] | frozenset[str]) -> float:
         """``share`` without synonyms: what the no-answer decision leans on, since a question on
         another topic can share synonyms with an article without being answered by it."""
+        if self.wanted.isdisjoint(terms):
+            return 0.0
         return sum(w for t, w in self.idf.items() if t in terms) / self.total
 
-    def missing_anchors(self, anchors: frozenset[str], terms: frozenset[str] | set[str]) -> frozenset[str]:
+    def missing_anchors(self, anchors: frozenset[str], terms: Container[str]) -> frozenset[str]:
         """The question's names and numbers absent from ``terms`` (a relative standing in:
-        "Chinese" is answered by a sentence about China)."""
+        "Chinese" is answered by a sentence about China). ``terms`` need only answer ``in``: an
+        article's terms are looked up by id in the index, never spelled out as a set."""
         return frozenset(a for a in anchors if a not in terms
-                         and (a not in self.relatives or self.relatives[a].isdisjoint(terms)))
+                         and (a not in self.relatives or all(r not in terms for r in self.relatives[a])))
 
     def largest_missing(self, terms: set[str] | frozenset[str]) -> float:
         """The largest share of the question's idf mass held by one term missing from ``terms``."""
@@ -128,10 +139,27 @@ class Scorer:
 
     def pair_share(self, sentence_terms: Sequence[str]) -> float:
         """The share of the question's word-pair weight found, in order, in ``sentence_terms``."""
+        return self.pairs_in(sentence_terms, frozenset(sentence_terms))
+
+    def pairs_in(self, terms: list[str], term_set: frozenset[str]) -> float:
+        """``pair_share`` of ``terms`` (whose set is ``term_set``): a question's few pairs are
+        looked for where both words occur, instead of building the sentence's every pair."""
         if not self.pairs:
             return 0.0
-        found = set(zip(sentence_terms, sentence_terms[1:]))
-        return sum(w for pair, w in self.pairs.items() if pair in found) / self.pairs_total
+        return sum(w for (a, b), w in self.pairs.items()
+                   if a in term_set and b in term_set and _adjacent(terms, a, b)) / self.pairs_total
+
+
+def _adjacent(terms: list[str], a: str, b: str) -> bool:
+    """``b`` right after ``a`` somewhere in ``terms`` (C-level searches for ``a``)."""
+    i, last = -1, len(terms) - 1
+    try:
+        while True:
+            i = terms.index(a, i + 1)
+            if i < last and terms[i + 1] == b:
+                return True
+    except ValueError:
+        return False
 
 
 def question_pairs(question: str, idf: dict[str, float]) -> dict[tuple[str, str], float]:
@@ -143,19 +171,78 @@ def question_pairs(question: str, idf: dict[str, float]) -> dict[tuple[str, str]
     return {(a, b): (idf[a] + idf[b]) / 2 for a, b in zip(terms, terms[1:]) if a != b}
 
 
+_DIGIT = re.compile(r"\d")
+_QUOTE = re.compile("[\"“”]")
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    """One sentence's text and what every question reads of it: its terms in order and as a
+    set; whether it holds a digit or quotation marks."""
+
+    text: str
+    terms: list[str]
+    set: frozenset[str]
+    digit: bool
+    quote: bool
+
+    @classmethod
+    def of(cls, text: str, terms: list[str]) -> "Sentence":
+        return cls(text, terms, frozenset(terms), _DIGIT.search(text) is not None, _QUOTE.search(text) is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class Analysed:
+    """One passage taken apart once, whatever the question: its title terms, sentence spans and
+    sentences, and the passage's terms with its title."""
+
+    title: frozenset[str]
+    spans: list[tuple[int, int]]
+    sentences: list[Sentence]
+    passage: frozenset[str]
+
+
 @lru_cache(maxsize=4096)
-def analyse(title: str, text: str) -> tuple[frozenset[str], list[tuple[int, int]], list[list[str]]]:
-    """Title terms, sentence spans and each sentence's terms of one passage. Cached: popular
-    passages come back question after question, and analysing them is most of ask()'s cost."""
+def analyse(title: str, text: str) -> Analysed:
+    """``text`` as :class:`Analysed`. Cached: popular passages come back question after
+    question, and analysing them is most of ask()'s cost."""
+    spans, sentences, terms = _split(text)
+    title_terms = title_terms_of(title)
+    return Analysed(title_terms, spans, sentences, title_terms | terms)
+
+
+@lru_cache(maxsize=4096)
+def _split(text: str) -> tuple[list[tuple[int, int]], list[Sentence], frozenset[str]]:
+    """The sentences of a passage's text, whatever its title: the same paragraph in two
+    articles (a wire story run by two sources) is split and tokenised once."""
     spans = sentence_spans(text)
-    return frozenset(tokenize(title)), spans, [tokenize(text[s:e]) for s, e in spans]
+    sentences = [Sentence.of(text[s:e], tokenize(text[s:e])) for s, e in spans]
+    return spans, sentences, frozenset().union(*(s.set for s in sentences))
+
+
+@lru_cache(maxsize=1024)
+def opening(title: str, text: str) -> tuple[frozenset[str], tuple[int, int], Sentence] | None:
+    """The title terms, span and :class:`Sentence` of the first sentence of ``text`` (None: it
+    has none): all a continuation candidate reads, without splitting the rest of the passage."""
+    span = next(iter_sentence_spans(text), None)
+    if span is None:
+        return None
+    s, e = span
+    return title_terms_of(title), span, Sentence.of(text[s:e], tokenize(text[s:e]))
+
+
+@lru_cache(maxsize=1024)
+def title_terms_of(title: str) -> frozenset[str]:
+    """An article's title terms (its passages share them: tokenised once)."""
+    return frozenset(tokenize(title))
 
 
 def forget_texts() -> None:
     """Drop the analysed passages and articles: called when articles leave or change, so a
     deleted article's text is not kept alive by a cache after it left the index."""
-    analyse.cache_clear()
-    article_terms.cache_clear()
+    for cached in (analyse, _split, opening, title_terms_of, article_terms):
+        cached.cache_clear()
+    forget_sentences()
 
 
 @lru_cache(maxsize=256)

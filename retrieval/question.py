@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from enum import Enum
+from functools import lru_cache
 
 from retrieval.analyzer import normalize
 
@@ -102,6 +103,9 @@ _COMMON_STARTS = frozenset(
 )
 
 
+SENTENCE_CACHE = 16384  # sentences whose question-independent facts are remembered
+
+
 def new_capitalised(sentence: str, question_words: set[str]) -> list[tuple[int, str]]:
     """(offset, phrase) of capitalised phrases the question lacks, skipping sentence-initial
     function words such as "The" or "But"."""
@@ -109,6 +113,7 @@ def new_capitalised(sentence: str, question_words: set[str]) -> list[tuple[int, 
             if not all(w in question_words or w.rstrip("'’s") in question_words for w in words)]
 
 
+@lru_cache(maxsize=SENTENCE_CACHE)
 def _capitalised(sentence: str) -> tuple[tuple[int, str, tuple[str, ...]], ...]:
     """The sentence's capitalised phrases with their lower-cased words (a phrase holds only word
     characters, apostrophes, hyphens and spaces, so splitting on spaces gives its words)."""
@@ -144,6 +149,47 @@ def _is_place(sentence: str, start: int, phrase: str) -> bool:
     return bool(_PLACE_BEFORE.search(before))
 
 
+# The same patterns without re.I, for lower-cased ASCII text: case-insensitive matching made the
+# date pattern three times slower, and on ASCII text lower-casing first finds the same spans.
+_NUMBER_LOWER = re.compile(_NUMBER.pattern)
+_DATE_LOWER = re.compile(_DATE.pattern)
+_VENUE_LOWER = re.compile(_VENUE.pattern)
+
+
+def _lowered(sentence: str, pattern: re.Pattern[str], lower: re.Pattern[str]) -> tuple[str, ...]:
+    """Every match of ``pattern`` (compiled with re.I) in ``sentence``, lower-cased."""
+    if sentence.isascii():
+        return tuple(m.group(0) for m in lower.finditer(sentence.lower()))
+    return tuple(m.group(0).lower() for m in pattern.finditer(sentence))
+
+
+@lru_cache(maxsize=SENTENCE_CACHE)
+def _numbers(sentence: str) -> tuple[str, ...]:
+    """The sentence's numbers and number words, lower-cased, trailing separators cut (the same
+    for every question: remembered, as popular passages come back question after question)."""
+    return tuple(token.rstrip(".,") for token in _lowered(sentence, _NUMBER, _NUMBER_LOWER))
+
+
+@lru_cache(maxsize=SENTENCE_CACHE)
+def _dates(sentence: str) -> tuple[str, ...]:
+    """The sentence's dates and times, lower-cased."""
+    return _lowered(sentence, _DATE, _DATE_LOWER)
+
+
+@lru_cache(maxsize=SENTENCE_CACHE)
+def _venue(sentence: str) -> bool:
+    """The sentence names a venue, a site or a host."""
+    if sentence.isascii():
+        return bool(_VENUE_LOWER.search(sentence.lower()))
+    return bool(_VENUE.search(sentence))
+
+
+def forget_sentences() -> None:
+    """Drop the remembered sentences (their articles left or changed)."""
+    for cached in (_numbers, _dates, _venue, _capitalised):
+        cached.cache_clear()
+
+
 def type_match(expect: Expect, sentence: str, question_words: set[str],
                names: list[tuple[int, str]] | None = None) -> float:
     """How clearly the sentence holds something of the expected kind the question lacks (0..1).
@@ -152,8 +198,7 @@ def type_match(expect: Expect, sentence: str, question_words: set[str],
         return 0.0
     if expect is Expect.NUMBER:
         best = 0.0
-        for m in _NUMBER.finditer(sentence):
-            token = m.group(0).lower().rstrip(".,")
+        for token in _numbers(sentence):
             if token in question_words or token.replace(",", "") in question_words:
                 continue  # a number the question already gives (a year, say) is no answer
             if token[0].isdigit():
@@ -161,14 +206,13 @@ def type_match(expect: Expect, sentence: str, question_words: set[str],
             best = 0.5  # number words ("six", "double") are weaker evidence than digits
         return best
     if expect is Expect.DATE:
-        hits = [m for m in _DATE.finditer(sentence) if m.group(0).lower() not in question_words]
-        return 1.0 if hits else 0.0
+        return 1.0 if any(found not in question_words for found in _dates(sentence)) else 0.0
     if names is None:
         names = new_capitalised(sentence, question_words)
     if not names:
         return 0.0
     if expect is Expect.PLACE:
-        if _VENUE.search(sentence):
+        if _venue(sentence):
             return 1.0
         return max(1.0 if _is_place(sentence, start, phrase) else 0.3 for start, phrase in names)
     return 1.0
