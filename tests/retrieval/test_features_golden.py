@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+ROOT = Path(__file__).resolve().parents[2]
+HERE = ROOT / "tests"
 GOLDEN = HERE / "fixtures" / "features" / "golden.npz"
 SOURCES = (ROOT / "seeds", HERE / "fixtures" / "answer", HERE / "fixtures" / "discord" / "articles")
 
