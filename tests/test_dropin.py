@@ -1,0 +1,218 @@
+"""Drop-in on a big tree (issue 16): a watcher-reported change refreshes only that path.
+
+Work is counted, not timed: spies on the loader's ``scan`` (the full stat walk), on ``os.lstat``
+/ ``os.stat`` calls under the folder, and on ``read_bytes`` (files read) show what one refresh
+touched. A path-scoped refresh must leave the library exactly as a full rescan would.
+"""
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+import retrieval.library as library_module
+from retrieval import Library
+from retrieval.watch import FolderWatcher
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.01)
+
+
+def article(word: str, n: int = 0) -> str:
+    return (f"Notice {n} about the {word} plan\n\n"
+            f"The council discussed the {word} proposal at length on Monday.\n\n"
+            f"Residents said the {word} scheme would reshape the square.\n")
+
+
+WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet"]
+
+
+def deep_folder(root: Path, files: int = 40) -> Path:
+    """Files spread over a few levels of folders, like the deep tree, in miniature."""
+    folder = root / "articles"
+    for i in range(files):
+        sub = folder / f"d{i % 4}" / f"e{i % 3}" / f"f{i}"
+        sub.mkdir(parents=True, exist_ok=True)
+        (sub / f"a{i:03d}.txt").write_text(article(f"zq{WORDS[i % 10]}{i}", i))
+    (folder / "notes.csv").write_text("not an article\n")
+    return folder
+
+
+class Spy:
+    """Counts full scans, files read, and stat calls on paths under ``folder``."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+        self.scans = 0
+        self.reads: list[str] = []
+        self.stats: list[str] = []
+        self.lock = threading.Lock()
+        root = str(folder)
+        real_scan, real_read = library_module.scan, library_module.read_bytes
+        real_lstat, real_stat = os.lstat, os.stat
+
+        def scan(*args, **kwargs):
+            with self.lock:
+                self.scans += 1
+            return real_scan(*args, **kwargs)
+
+        def read_bytes(folder, path, *args, **kwargs):
+            with self.lock:
+                self.reads.append(path)
+            return real_read(folder, path, *args, **kwargs)
+
+        def spy_stat(real):
+            def stat(path, *args, **kwargs):
+                text = os.fspath(path) if not isinstance(path, int) else ""
+                if isinstance(text, str) and text.startswith(root + os.sep):
+                    with self.lock:
+                        self.stats.append(os.path.relpath(text, root))
+                return real(path, *args, **kwargs)
+            return stat
+
+        monkeypatch.setattr(library_module, "scan", scan)
+        monkeypatch.setattr(library_module, "read_bytes", read_bytes)
+        monkeypatch.setattr(library_module.os, "lstat", spy_stat(real_lstat))
+
+    def reset(self) -> None:
+        with self.lock:
+            self.scans, self.reads, self.stats = 0, [], []
+
+
+def state(library: Library) -> tuple:
+    """Everything a refresh decides: docs (with metadata and text), passages, skipped files."""
+    snap = library.snapshot
+    docs = [(d.path, d.size, d.mtime_ns, d.sha256, d.title, d.body()) for d in snap.docs]
+    passages = [(p.article.path, p.paragraph, p.start, p.end)
+                for p in (snap.passage(i) for i in range(snap.n_passages))]
+    terms = [tuple(snap.vocab.names(snap.passage_terms(i).tolist())) for i in range(snap.n_passages)]
+    return docs, passages, terms, sorted((s.path, s.reason) for s in snap.skipped), dict(library._stamps)
+
+
+def test_a_refresh_of_one_path_stats_and_reads_only_that_file(tmp_path, monkeypatch) -> None:
+    folder = deep_folder(tmp_path)
+    library = Library.open(folder)
+    spy = Spy(monkeypatch, folder)
+    new = folder / "d1" / "e2" / "f5" / "zzdrop.txt"
+    new.write_text(article("zqnewword"))
+    old = "d2/e0/f6/a006.txt"
+    (folder / old).write_text(article("zqeditedword", 6))
+
+    result = library.refresh(paths=["d1/e2/f5/zzdrop.txt", old])
+
+    assert spy.scans == 0, "a watcher-reported change must not walk the whole tree"
+    assert sorted(spy.reads) == sorted(["d1/e2/f5/zzdrop.txt", old])
+    on_the_way = {str(Path(p)) for p in ("d1/e2/f5/zzdrop.txt", old) for p in [p, *Path(p).parents]} - {"."}
+    assert set(spy.stats) <= on_the_way, "only the reported files and the folders on their way are stat'ed"
+    assert result.added == ("d1/e2/f5/zzdrop.txt",) and result.changed == (old,)
+    assert {h.passage.article.path for h in library.search("zqnewword", 3)} == {"d1/e2/f5/zzdrop.txt"}
+    assert {h.passage.article.path for h in library.search("zqeditedword", 3)} == {old}
+    assert library.search("zqgolf6", 3) == []
+
+
+def test_a_deleted_path_is_dropped_without_a_full_scan(tmp_path, monkeypatch) -> None:
+    folder = deep_folder(tmp_path)
+    library = Library.open(folder)
+    spy = Spy(monkeypatch, folder)
+    (folder / "d3/e0/f3/a003.txt").unlink()
+    result = library.refresh(paths=["d3/e0/f3/a003.txt"])
+    assert spy.scans == 0 and spy.reads == []
+    assert result.removed == ("d3/e0/f3/a003.txt",)
+    assert library.search("zqdelta3", 3) == []
+
+
+@pytest.mark.parametrize("event", ["folder", "folder-gone", "outside", "dotdot"])
+def test_paths_only_a_full_walk_can_judge_make_it_a_full_scan(tmp_path, monkeypatch, event) -> None:
+    folder = deep_folder(tmp_path)
+    library = Library.open(folder)
+    spy = Spy(monkeypatch, folder)
+    if event == "folder":
+        (folder / "newdir" / "inner").mkdir(parents=True)
+        (folder / "newdir" / "inner" / "x.txt").write_text(article("zqinnerword"))
+        paths = ["newdir"]
+    elif event == "folder-gone":
+        for p in (folder / "d0" / "e0" / "f0").iterdir():
+            p.unlink()
+        (folder / "d0" / "e0" / "f0").rmdir()
+        paths = ["d0/e0/f0"]
+    elif event == "outside":
+        paths = ["/etc/passwd"]
+    else:
+        paths = ["../elsewhere.txt"]
+    library.refresh(paths=paths)
+    assert spy.scans == 1
+    full = Library.open(folder)
+    assert state(library)[:4] == state(full)[:4]
+
+
+def test_path_scoped_refreshes_leave_the_library_as_a_full_rescan_would(tmp_path) -> None:
+    """Random adds, edits, deletes, unsupported and ignored files, each refreshed by its path
+    alone: the library ends exactly where a fresh open (a full scan) of the folder does."""
+    folder = deep_folder(tmp_path, files=30)
+    library = Library.open(folder)
+    rng = random.Random(7)
+    existing = sorted(str(p.relative_to(folder)) for p in folder.rglob("*.txt"))
+    for step in range(60):
+        kind = rng.choice(["add", "edit", "delete", "odd", "hidden", "same"])
+        if kind == "add" or not existing:
+            relative = f"d{rng.randrange(4)}/e{rng.randrange(3)}/n{step}.md"
+            (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+            (folder / relative).write_text(article(f"zqadded{WORDS[step % 10]}", step))
+            existing.append(relative)
+        elif kind == "edit":
+            relative = rng.choice(existing)
+            (folder / relative).write_text(article(f"zqedit{WORDS[step % 10]}", step))
+        elif kind == "delete":
+            relative = existing.pop(rng.randrange(len(existing)))
+            (folder / relative).unlink()
+        elif kind == "odd":
+            relative = f"d{rng.randrange(4)}/odd{step}.csv"
+            (folder / relative).write_text("a,b\n")
+        elif kind == "hidden":
+            relative = f"d{rng.randrange(4)}/.hidden{step}.txt"
+            (folder / relative).write_text(article("zqhiddenword"))
+        else:
+            relative = rng.choice(existing)
+            os.utime(folder / relative)
+        library.refresh(paths=[relative])
+    full = Library.open(folder)
+    assert state(library) == state(full)
+
+
+def test_the_watcher_refreshes_only_the_paths_its_events_name(tmp_path, monkeypatch) -> None:
+    folder = deep_folder(tmp_path)
+    library = Library.open(folder)
+    with FolderWatcher(library, debounce_ms=50, stable_ms=100, full_scan_s=3600) as watcher:
+        wait_for(watcher.armed.is_set, what="the watch armed")
+        spy = Spy(monkeypatch, folder)
+        for _ in range(2):  # the arming rescan done (twice, apart: it is taken, then locked)
+            wait_for(lambda: not watcher._dirty and not library._refresh_lock.locked(), what="idle")
+            time.sleep(0.2)
+        spy.reset()
+        target = folder / "d1" / "e0" / "f9" / "dropped.txt"
+        target.write_text(article("zqdroppedword"))
+        wait_for(lambda: {h.passage.article.path for h in library.search("zqdroppedword", 3)}
+                 == {"d1/e0/f9/dropped.txt"}, what="the dropped file answerable")
+        target.unlink()
+        wait_for(lambda: library.search("zqdroppedword", 3) == [], what="the deleted file gone")
+        assert spy.scans == 0, "the watcher walked the whole tree for a one-file change"
+        assert set(spy.reads) == {"d1/e0/f9/dropped.txt"}
+
+
+def test_the_watcher_still_rescans_everything_as_a_safety_net(tmp_path, monkeypatch) -> None:
+    """A change no event reported (the OS dropped it) is found by the periodic full rescan."""
+    folder = deep_folder(tmp_path, files=8)
+    library = Library.open(folder)
+    with FolderWatcher(library, debounce_ms=50, stable_ms=100, full_scan_s=0.5) as watcher:
+        wait_for(lambda: watcher.full_refresh_count >= 1, what="the first refresh")
+        before = watcher.full_refresh_count
+        wait_for(lambda: watcher.full_refresh_count >= before + 2, what="periodic full rescans")
