@@ -115,6 +115,8 @@ class Library:
         # still being written from one that merely carries a recent or future mtime.
         self._unsettled: dict[str, tuple[Stamp, int]] = {}
         self._cache_warned = False
+        # What the cache on disk holds (base + deltas), so a change appends only what differs.
+        self._saved: _Saved | None = None
         self.last_refresh_ms = 0.0
         self.loaded_from_cache = False
         self._snapshot = build_snapshot([], self._indexer.vocab, params)
@@ -142,7 +144,7 @@ class Library:
             return
         cache.remove_leftovers(target)  # of saves killed mid-write (SIGKILL, power loss)
         try:
-            snapshot, stamps = Snapshot.load(target, self.folder, self.params)
+            loaded = Snapshot.load(target, self.folder, self.params)
         except cache.NoCache:
             return  # the first open: nothing to warn about
         except cache.CacheError as exc:
@@ -151,10 +153,13 @@ class Library:
         except OSError as exc:
             log.warning("index cache at %s unreadable (%s); rebuilding", target, exc)
             return
+        snapshot = loaded.snapshot
         self._indexer = Indexer(snapshot.vocab.vocabulary)
-        self._stamps = dict(stamps)
+        self._stamps = dict(loaded.stamps)
         self._snapshot = snapshot
         self.loaded_from_cache = True
+        if loaded.base is not None:
+            self._saved = _Saved(snapshot, dict(loaded.stamps), loaded.base, loaded.deltas, loaded.delta_bytes)
 
     def refresh(self, *, settle_seconds: float = 0.0, progress: Progress | None = None,
                 paths: Iterable[str] | None = None) -> RefreshResult:
@@ -356,11 +361,28 @@ class Library:
         return mono_ns - since < settle_ns
 
     def _save_cache(self) -> None:
+        """Append what changed since the cache was written (a delta: a few files' worth, not the
+        whole cache), or save a new base when there is no base to follow, the deltas have grown
+        past a share of it, or another process wrote the cache since."""
         target = self._cache_target()
         if target is None:
             return
+        snapshot, stamps = self._snapshot, dict(self._stamps)
         try:
-            self._snapshot.save(target, self.folder, self._stamps)
+            saved = self._saved
+            if saved is not None and saved.deltas < MAX_DELTAS:
+                delta = snapshot.delta_since(saved.snapshot, saved.stamps, stamps)
+                if delta is not None and saved.delta_bytes + _delta_estimate(delta) <= DELTA_SHARE * saved.base.size:
+                    try:
+                        size = cache.append(target, self.folder, saved.base.id, saved.deltas + 1, delta)
+                    except cache.StaleBase as exc:
+                        log.info("index cache at %s changed under us (%s); saving it whole", target, exc)
+                    else:
+                        self._saved = _Saved(snapshot, stamps, saved.base, saved.deltas + 1, saved.delta_bytes + size)
+                        return
+            self._saved = None
+            base = snapshot.save(target, self.folder, stamps)
+            self._saved = _Saved(snapshot, stamps, base, 0, 0)
         except OSError as exc:
             # Read-only or full disk: keep serving from memory, say so once.
             if not self._cache_warned:
@@ -453,6 +475,30 @@ class _InSnapshot:
             ids = np.unique(snap.terms[snap.offsets[lo] : snap.offsets[hi]])
             self._terms[doc] = frozenset(snap.vocab.names(ids.tolist()))
         return self._terms[doc]
+
+
+# A cache takes deltas until they number MAX_DELTAS or weigh DELTA_SHARE of its base; then the
+# next change saves a new base (each delta costs a little on every open: it is merged then).
+MAX_DELTAS = 64
+DELTA_SHARE = 0.25
+
+
+@dataclass(frozen=True)
+class _Saved:
+    """The state the cache on disk holds: a base and ``deltas`` appended since (together
+    ``delta_bytes``), the snapshot and stamps they add up to."""
+
+    snapshot: Snapshot
+    stamps: dict[str, Stamp]
+    base: cache.Base
+    deltas: int
+    delta_bytes: int
+
+
+def _delta_estimate(delta: cache.Delta) -> int:
+    """A delta's size on disk, near enough to decide between a delta and a new base."""
+    return (sum(len(t) for t in delta.texts) + delta.spans.nbytes + delta.terms.nbytes
+            + delta.term_lengths.nbytes + 200 * (len(delta.rows) + len(delta.removed)))
 
 
 @dataclass

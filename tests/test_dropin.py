@@ -6,6 +6,7 @@ touched. A path-scoped refresh must leave the library exactly as a full rescan w
 """
 from __future__ import annotations
 
+import json
 import os
 import random
 import threading
@@ -216,3 +217,165 @@ def test_the_watcher_still_rescans_everything_as_a_safety_net(tmp_path, monkeypa
         wait_for(lambda: watcher.full_refresh_count >= 1, what="the first refresh")
         before = watcher.full_refresh_count
         wait_for(lambda: watcher.full_refresh_count >= before + 2, what="periodic full rescans")
+
+
+# --- incremental cache writes ----------------------------------------------------------------------
+
+import logging  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from retrieval import cache  # noqa: E402
+from retrieval.snapshot import Snapshot  # noqa: E402
+
+
+def arrays_of(library: Library) -> dict[str, np.ndarray]:
+    snap = library.snapshot
+    index = snap.index
+    return {"spans": snap.passage_spans, "terms": snap.terms, "offsets": snap.offsets,
+            "doc_first": snap.doc_first, "term_offsets": index.term_offsets, "post_docs": index.post_docs,
+            "post_tfs": index.post_tfs, "idf": index.idf}
+
+
+def searches(library: Library) -> list:
+    words = ["council", "residents", "square", *(f"zq{w}{i}" for i, w in enumerate(WORDS)),
+             *(f"zqadded{w}" for w in WORDS), *(f"zqedit{w}" for w in WORDS)]
+    return [[(h.passage.article.path, h.passage.paragraph, round(h.score, 9)) for h in library.search(w, 8)]
+            for w in words]
+
+
+def base_files(target: Path) -> dict[str, tuple[int, int]]:
+    """(inode, mtime) of every file of the base: unchanged means not rewritten."""
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in target.iterdir()
+            if not p.name.startswith("delta-")}
+
+
+def random_changes(folder: Path, library: Library, steps: int, seed: int) -> None:
+    rng = random.Random(seed)
+    existing = sorted(str(p.relative_to(folder)) for p in folder.rglob("*.txt"))
+    for step in range(steps):
+        kind = rng.choice(["add", "edit", "delete", "touch", "odd"])
+        if kind == "add" or not existing:
+            relative = f"d{rng.randrange(4)}/n{seed}-{step}.txt"
+            (folder / relative).write_text(article(f"zqadded{WORDS[step % 10]}", step))
+            existing.append(relative)
+        elif kind == "edit":
+            relative = rng.choice(existing)
+            (folder / relative).write_text(article(f"zqedit{WORDS[step % 10]} newterm{seed}x{step}", step))
+        elif kind == "delete":
+            relative = existing.pop(rng.randrange(len(existing)))
+            (folder / relative).unlink()
+        elif kind == "touch":
+            relative = rng.choice(existing)
+            st = (folder / relative).stat()
+            os.utime(folder / relative, ns=(st.st_atime_ns, st.st_mtime_ns + 2_000_000_000))
+        else:
+            relative = f"d{rng.randrange(4)}/odd{seed}-{step}.csv"
+            (folder / relative).write_text("a,b\n")
+        library.refresh(paths=[relative])
+
+
+@pytest.fixture
+def many_deltas(monkeypatch) -> None:
+    """A tiny test base would be re-saved after a delta or two (deltas may weigh only a share
+    of it): let it take many."""
+    monkeypatch.setattr(library_module, "DELTA_SHARE", 1000.0)
+
+
+def test_changes_append_deltas_and_a_load_gives_exactly_what_a_rebuild_gives(tmp_path, many_deltas) -> None:
+    folder = deep_folder(tmp_path, files=30)
+    cache_dir = tmp_path / "cache"
+    writer = Library.open(folder, cache_dir=cache_dir)
+    target = cache.cache_folder(cache_dir, folder)
+    base = base_files(target)
+
+    random_changes(folder, writer, 25, seed=1)
+
+    deltas = sorted(p.name for p in target.iterdir() if p.name.startswith("delta-"))
+    assert len(deltas) >= 15, "each change appends a delta"
+    assert base_files(target) == base, "no change rewrote the base"
+    loaded = Library.open(folder, cache_dir=cache_dir)
+    assert loaded.loaded_from_cache
+    # Exactly the writer's snapshot, term ids and postings included...
+    for name, array in arrays_of(writer).items():
+        assert np.array_equal(arrays_of(loaded)[name], array), name
+    assert state(loaded) == state(writer)
+    # ...and what a full rebuild of the folder gives (term ids differ there: compare by term).
+    rebuilt = Library.open(folder)
+    assert state(loaded)[:4] == state(rebuilt)[:4]
+    assert searches(loaded) == searches(rebuilt)
+
+
+def damage_first_delta(target: Path) -> None:
+    path = target / cache.delta_name(1)
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0x20
+    path.write_bytes(bytes(data))
+
+
+def drop_first_delta(target: Path) -> None:
+    (target / cache.delta_name(1)).unlink()
+
+
+def truncate_last_delta(target: Path) -> None:
+    last = max(p for p in target.iterdir() if p.name.startswith("delta-"))
+    last.write_bytes(last.read_bytes()[:-40])
+
+
+def foreign_delta(target: Path) -> None:
+    """Deltas that follow another base than the one beside them (a base swapped in by hand)."""
+    manifest = json.loads((target / "manifest.json").read_text())
+    manifest["base"] = "0000000000000000"
+    (target / "manifest.json").write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize("damage", [damage_first_delta, drop_first_delta, truncate_last_delta, foreign_delta])
+def test_a_damaged_or_foreign_delta_is_detected_and_the_cache_rebuilt(tmp_path, caplog, damage, many_deltas) -> None:
+    folder = deep_folder(tmp_path, files=12)
+    cache_dir = tmp_path / "cache"
+    writer = Library.open(folder, cache_dir=cache_dir)
+    random_changes(folder, writer, 6, seed=2)
+    target = cache.cache_folder(cache_dir, folder)
+    assert (target / cache.delta_name(2)).exists()
+    damage(target)
+    with caplog.at_level(logging.WARNING, logger="retrieval.library"):
+        reopened = Library.open(folder, cache_dir=cache_dir)
+    assert not reopened.loaded_from_cache
+    assert "not used" in caplog.text and "delta" in caplog.text
+    assert state(reopened)[:4] == state(Library.open(folder))[:4]
+    # The rebuild wrote a fresh base, with no deltas, that loads cleanly.
+    assert not any(p.name.startswith("delta-") for p in target.iterdir())
+    assert Library.open(folder, cache_dir=cache_dir).loaded_from_cache
+
+
+def test_deltas_past_their_share_are_folded_into_a_new_base(tmp_path, monkeypatch, many_deltas) -> None:
+    monkeypatch.setattr(library_module, "MAX_DELTAS", 3)
+    folder = deep_folder(tmp_path, files=12)
+    cache_dir = tmp_path / "cache"
+    writer = Library.open(folder, cache_dir=cache_dir)
+    target = cache.cache_folder(cache_dir, folder)
+    for i in range(4):
+        (folder / f"x{i}.txt").write_text(article(f"zqfold{i}"))
+        writer.refresh(paths=[f"x{i}.txt"])
+        names = {p.name for p in target.iterdir() if p.name.startswith("delta-")}
+        assert len(names) == (i + 1) % 4, names
+    loaded = Library.open(folder, cache_dir=cache_dir)
+    assert loaded.loaded_from_cache and state(loaded) == state(writer)
+
+
+def test_a_writer_whose_base_was_replaced_saves_whole_instead_of_appending(tmp_path, many_deltas) -> None:
+    """Two processes on one cache: a delta is only ever appended to the base it follows."""
+    folder = deep_folder(tmp_path, files=12)
+    cache_dir = tmp_path / "cache"
+    first = Library.open(folder, cache_dir=cache_dir)
+    second = Library.open(folder, cache_dir=cache_dir)
+    (folder / "one.txt").write_text(article("zqfirstword"))
+    first.refresh(paths=["one.txt"])          # appends delta 1
+    (folder / "two.txt").write_text(article("zqsecondword"))
+    second.refresh(paths=["two.txt"])        # its delta 1 is taken: it saves a whole new base
+    target = cache.cache_folder(cache_dir, folder)
+    assert not any(p.name.startswith("delta-") for p in target.iterdir())
+    on_disk = Snapshot.load(target, folder, second.params)
+    assert on_disk.deltas == 0
+    assert [d.path for d in on_disk.snapshot.docs] == [d.path for d in second.snapshot.docs]
+    assert np.array_equal(on_disk.snapshot.index.post_docs, second.snapshot.index.post_docs)
