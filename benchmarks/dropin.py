@@ -82,7 +82,13 @@ def measure(folder: Path, drops: int, cache_dir: Path | None = None) -> dict:
     stats = library.stats()
     added, removed = [], []
     with FolderWatcher(library) as watcher:
-        time.sleep(0.5)  # let the watcher arm
+        time.sleep(0.5)  # let the watcher arm, and its start-up rescans finish: drops are timed alone
+        armed = getattr(watcher, "armed", None)
+        if armed is not None:
+            armed.wait(TIMEOUT_S)
+            for _ in range(2):
+                _wait(lambda: not watcher._dirty and not library._refresh_lock.locked(), timeout=120)
+                time.sleep(0.2)
         for i in range(drops):
             token, name = word(i), f"zz-dropin-{i:03d}.txt"
             path = folder / name

@@ -374,8 +374,10 @@ class Stored:
 
 
 def _load_array(folder: Path, name: str) -> np.ndarray:
+    """The array, memory-mapped read-only: two processes serving one cache share its pages
+    (and a swap that replaces the file leaves a mapped one readable until it is dropped)."""
     try:
-        return np.load(folder / f"{name}.npy", allow_pickle=False)
+        return np.load(folder / f"{name}.npy", allow_pickle=False, mmap_mode="r")
     except Exception as exc:  # truncated, garbage, wrong dtype header: all mean "rebuild"
         raise CacheError(f"{name}.npy unreadable ({exc.__class__.__name__})") from None
 

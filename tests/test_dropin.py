@@ -379,3 +379,37 @@ def test_a_writer_whose_base_was_replaced_saves_whole_instead_of_appending(tmp_p
     assert on_disk.deltas == 0
     assert [d.path for d in on_disk.snapshot.docs] == [d.path for d in second.snapshot.docs]
     assert np.array_equal(on_disk.snapshot.index.post_docs, second.snapshot.index.post_docs)
+
+
+# --- warm open ---------------------------------------------------------------------------------------
+
+import mmap  # noqa: E402
+
+
+def file_backed(array: np.ndarray) -> bool:
+    """True when ``array``'s memory is a file mapping (np.memmap or an mmap under its bases)."""
+    while array is not None:
+        if isinstance(array, (np.memmap, mmap.mmap)):
+            return True
+        array = getattr(array, "base", None)
+    return False
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="needs /proc (Linux)")
+def test_a_warm_open_maps_the_cached_arrays_instead_of_copying_them(tmp_path) -> None:
+    """Mapped read-only, the arrays' pages are the page cache's: a second process serving the
+    same cache shares them instead of holding its own copy."""
+    folder = deep_folder(tmp_path, files=12)
+    cache_dir = tmp_path / "cache"
+    Library.open(folder, cache_dir=cache_dir)
+    warm = Library.open(folder, cache_dir=cache_dir)
+    assert warm.loaded_from_cache
+    snap = warm.snapshot
+    for name, array in [("terms", snap.terms), ("spans", snap.passage_spans),
+                        ("post_docs", snap.index.post_docs), ("post_tfs", snap.index.post_tfs),
+                        ("term_offsets", snap.index.term_offsets)]:
+        assert file_backed(array), f"{name} was copied into private memory"
+    target = cache.cache_folder(cache_dir, folder)
+    maps = Path("/proc/self/maps").read_text()
+    for name in ("terms.npy", "post_docs.npy", "texts.bin"):
+        assert str(target / name) in maps, f"{name} is not mapped"
