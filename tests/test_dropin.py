@@ -413,3 +413,19 @@ def test_a_warm_open_maps_the_cached_arrays_instead_of_copying_them(tmp_path) ->
     maps = Path("/proc/self/maps").read_text()
     for name in ("terms.npy", "post_docs.npy", "texts.bin"):
         assert str(target / name) in maps, f"{name} is not mapped"
+
+
+def test_the_benchmarks_deep_tree_gives_each_file_a_folder_chain_of_its_own(tmp_path) -> None:
+    from benchmarks.dropin import deepen
+
+    folder = tmp_path / "corpus"
+    for i in range(10):
+        (folder / f"c{i % 2}").mkdir(parents=True, exist_ok=True)
+        (folder / f"c{i % 2}" / f"{i:03d}.txt").write_text(article(f"zq{WORDS[i]}", i))
+    folders = deepen(folder)
+    files = sorted(p.relative_to(folder) for p in folder.rglob("*.txt"))
+    assert len(files) == 10 and len({f.parent for f in files}) == 10
+    assert sorted(len(f.parts) for f in files) == [5] * 4 + [6] * 6  # c?/ + 3 or 4 folders + name
+    assert folders == 2 + 4 * 3 + 6 * 4
+    assert deepen(folder) == folders  # idempotent
+    assert Library.open(folder).stats().articles == 10
