@@ -83,8 +83,8 @@ class FolderWatcher:
         create_folder: bool = True,
         full_scan_s: float = 300.0,
     ) -> None:
-        if debounce_ms < 0 or stable_ms < 0 or step_ms <= 0 or poll_delay_ms <= 0:
-            raise ValueError("debounce_ms and stable_ms must be >= 0; step_ms and poll_delay_ms > 0")
+        if debounce_ms < 0 or stable_ms < 0 or step_ms <= 0 or poll_delay_ms <= 0 or not full_scan_s > 0:
+            raise ValueError("debounce_ms and stable_ms must be >= 0; step_ms, poll_delay_ms and full_scan_s > 0")
         self.library = library
         self.folder = Path(library.folder)
         self._root = os.path.abspath(self.folder)

@@ -429,3 +429,10 @@ def test_the_benchmarks_deep_tree_gives_each_file_a_folder_chain_of_its_own(tmp_
     assert folders == 2 + 4 * 3 + 6 * 4
     assert deepen(folder) == folders  # idempotent
     assert Library.open(folder).stats().articles == 10
+
+
+@pytest.mark.parametrize("full_scan_s", [0, -1, float("nan")])
+def test_a_safety_net_interval_that_would_spin_is_refused(tmp_path, full_scan_s) -> None:
+    library = Library.open(deep_folder(tmp_path, files=2))
+    with pytest.raises(ValueError, match="full_scan_s"):
+        FolderWatcher(library, full_scan_s=full_scan_s)
