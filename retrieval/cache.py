@@ -10,6 +10,15 @@ data, so a truncated or bit-rotted cache is caught at load time rather than as a
 decode error in the middle of a question. Anything that fails validation on load is reported as
 ``CacheError`` and the caller rebuilds. A cache is never kept inside the articles folder.
 
+A change of a few files does not rewrite the cache: it appends a *delta* (``delta-000001.bin``,
+``delta-000002.bin``...: the docs removed, the docs added or re-read with their texts, passages
+and term ids, the terms new to the vocabulary, the skipped files), each written to a temporary
+name, fsynced and renamed in under the exclusive lock, and tied to its base by the base's random
+id and its sequence number. A load applies the deltas in order, so a load gives exactly the
+snapshot the writer had; a damaged, foreign or out-of-order delta fails the load like any other
+damage (the caller rebuilds). When the deltas grow past a share of the base, the writer saves a
+new base instead, which drops them.
+
 Several processes may share one cache (the bot and a CLI ``ask``). ``index-<key>.lock`` beside
 the cache serialises them with ``flock``: shared while a cache is read, exclusive only while a
 finished temporary folder is swapped in. So a reader always sees a complete cache (a save in
@@ -28,6 +37,7 @@ import logging
 import mmap
 import os
 import shutil
+import struct
 import tempfile
 import zlib
 from pathlib import Path
@@ -48,7 +58,9 @@ from retrieval.models import Skipped
 log = logging.getLogger(__name__)
 
 FORMAT = "citebot-index"
-VERSION = 4  # 2: CRC-32 checksums in the manifest; 3: article authors; 4: web pages read by trafilatura
+# 2: CRC-32 checksums in the manifest; 3: article authors; 4: web pages read by trafilatura;
+# 5: a base id, and deltas appended beside the base
+VERSION = 5
 ARRAYS = ("spans", "terms", "term_lengths", "text_offsets", "term_offsets", "post_docs", "post_tfs")
 
 
@@ -186,6 +198,13 @@ def _remove_leftovers(target: Path, keep: Path | None = None) -> None:
         if name == target.name + ".old" or (name.startswith(prefix) and path != keep and _abandoned(path)):
             log.info("removing %s, left by an interrupted cache write", path)
             shutil.rmtree(path, ignore_errors=True)
+    try:  # a delta being written holds the exclusive lock: one seen now was abandoned
+        for name in os.listdir(target):
+            if name.startswith(".delta-") and ".tmp-" in name:
+                log.info("removing %s, left by an interrupted cache write", target / name)
+                (target / name).unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def remove_leftovers(target: Path) -> None:
@@ -231,9 +250,9 @@ class Contents:
     skipped: tuple[Skipped, ...]
 
 
-def save(target: Path, articles_dir: Path, params: BM25Params, contents: Contents) -> None:
+def save(target: Path, articles_dir: Path, params: BM25Params, contents: Contents) -> "Base":
     """Write ``contents`` atomically to ``target``: into a locked temporary folder first, then
-    swapped in under the exclusive lock."""
+    swapped in under the exclusive lock. Returns the new base's id and size (deltas name it)."""
     _check_location(target, articles_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
     # Created and locked under the shared lock, so a cleanup (exclusive) never sees it unlocked.
@@ -245,8 +264,9 @@ def save(target: Path, articles_dir: Path, params: BM25Params, contents: Content
             shutil.rmtree(tmp, ignore_errors=True)
             raise
     swapped = False
+    base = Base(os.urandom(8).hex(), 0)
     try:
-        _write_contents(tmp, articles_dir, params, contents)
+        size = _write_contents(tmp, articles_dir, params, contents, base.id)
         _swap_in(target, tmp, held=tmp_fd is not None)
         swapped = True
     finally:
@@ -254,6 +274,7 @@ def save(target: Path, articles_dir: Path, params: BM25Params, contents: Content
             shutil.rmtree(tmp, ignore_errors=True)
         if tmp_fd is not None:
             os.close(tmp_fd)
+    return Base(base.id, size)
 
 
 def _write_texts(path: Path, texts: Iterable[bytes], count: int) -> tuple[np.ndarray, int]:
@@ -275,9 +296,9 @@ def _write_texts(path: Path, texts: Iterable[bytes], count: int) -> tuple[np.nda
     return text_offsets, crc
 
 
-def _write_contents(tmp: Path, articles_dir: Path, params: BM25Params, contents: Contents) -> None:
+def _write_contents(tmp: Path, articles_dir: Path, params: BM25Params, contents: Contents, base_id: str) -> int:
     """Every file of the cache into ``tmp``, the manifest last (a folder without one is an
-    interrupted write)."""
+    interrupted write); returns their total size."""
     text_offsets, text_crc = _write_texts(tmp / "texts.bin", contents.texts, len(contents.files))
     arrays = {**contents.arrays, "text_offsets": text_offsets}
     checksums = {"texts.bin": text_crc}
@@ -287,9 +308,11 @@ def _write_contents(tmp: Path, articles_dir: Path, params: BM25Params, contents:
     vocab_json = json.dumps(contents.vocab_terms, ensure_ascii=False).encode()
     checksums["vocab.json"] = zlib.crc32(vocab_json)
     _fsync_write(tmp / "vocab.json", vocab_json)
+    _fsync_write(tmp / BASE_ID, json.dumps(base_id).encode())
     manifest = {
         "format": FORMAT,
         "version": VERSION,
+        "base": base_id,
         "analyzer": ANALYZER_VERSION,
         "params": _params_fields(params),
         "articles_dir": str(articles_dir.resolve()),
@@ -299,7 +322,9 @@ def _write_contents(tmp: Path, articles_dir: Path, params: BM25Params, contents:
         "sizes": {p.name: p.stat().st_size for p in tmp.iterdir() if p.name != WRITER},
         "crc32": checksums,
     }
-    _fsync_write(tmp / "manifest.json", json.dumps(manifest, ensure_ascii=False).encode())
+    manifest_json = json.dumps(manifest, ensure_ascii=False).encode()
+    _fsync_write(tmp / "manifest.json", manifest_json)
+    return sum(manifest["sizes"].values()) + len(manifest_json)
 
 
 def _params_fields(params: BM25Params) -> dict[str, Any]:
@@ -344,11 +369,15 @@ class Stored:
     text_bounds: list[int]
     skipped: tuple[Skipped, ...]
     stamps: dict[str, tuple[int, int, int, int]]
+    base: "Base" = None  # type: ignore[assignment]
+    deltas: tuple["Delta", ...] = ()
 
 
 def _load_array(folder: Path, name: str) -> np.ndarray:
+    """The array, memory-mapped read-only: two processes serving one cache share its pages
+    (and a swap that replaces the file leaves a mapped one readable until it is dropped)."""
     try:
-        return np.load(folder / f"{name}.npy", allow_pickle=False)
+        return np.load(folder / f"{name}.npy", allow_pickle=False, mmap_mode="r")
     except Exception as exc:  # truncated, garbage, wrong dtype header: all mean "rebuild"
         raise CacheError(f"{name}.npy unreadable ({exc.__class__.__name__})") from None
 
@@ -385,7 +414,9 @@ def load(target: Path, articles_dir: Path, params: BM25Params) -> Stored:
     with _locked(target, exclusive=False):
         manifest = _read_manifest(target, articles_dir, params)
         try:
-            return _load_validated(target, manifest)
+            stored = _load_validated(target, manifest)
+            base = Base(str(manifest["base"]), sum(int(v) for v in manifest["sizes"].values()))
+            return dataclasses.replace(stored, base=base, deltas=_read_deltas(target, base.id))
         except CacheError:
             raise
         except Exception as exc:  # a manifest of the right format but the wrong shapes or types
@@ -486,3 +517,167 @@ def _row(f: dict[str, Any]) -> dict[str, Any]:
         "published": _optional(f.get("published")), "source": _optional(f.get("source")),
         "author": _optional(f.get("author")), "passages": int(f["passages"]),
     }
+
+
+# --- deltas ----------------------------------------------------------------------------------------
+
+BASE_ID = "base-id.json"  # the base's id alone, so an append checks it without parsing the manifest
+DELTA_MAGIC = b"citebot-delta\n"
+_DELTA_HEAD = struct.Struct("<QI")  # header length, CRC-32 of header + body
+
+
+@dataclasses.dataclass(frozen=True)
+class Base:
+    """A saved base: its random id (each delta names it) and its size in bytes."""
+
+    id: str
+    size: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Delta:
+    """One change since the base (or the delta before it), as plain values.
+
+    ``removed``: paths of docs gone (or replaced); ``rows``: manifest rows of the docs added or
+    re-read, each with its ``passages``; ``texts``: their UTF-8 texts, in the same order;
+    ``spans`` (n, 3), ``terms`` and ``term_lengths`` of their passages, in the same order;
+    ``vocab_from`` and ``vocab_terms``: terms appended to the vocabulary since, from that id on;
+    ``skipped``: the whole skipped list after this change."""
+
+    removed: list[str]
+    rows: list[dict[str, Any]]
+    texts: list[bytes]
+    spans: np.ndarray
+    terms: np.ndarray
+    term_lengths: np.ndarray
+    vocab_from: int
+    vocab_terms: list[str]
+    skipped: tuple[Skipped, ...]
+    size: int = 0  # bytes on disk (set when read or written)
+
+
+class StaleBase(OSError):
+    """The cache on disk is not the base this delta follows (another process saved since)."""
+
+
+def delta_name(seq: int) -> str:
+    return f"delta-{seq:06d}.bin"
+
+
+def _encode_delta(delta: Delta, base_id: str, seq: int) -> bytes:
+    sections: list[bytes] = []
+    layout: dict[str, list[Any]] = {}
+    offset = 0
+
+    def put(name: str, data: bytes, dtype: str = "", shape: tuple[int, ...] = ()) -> None:
+        nonlocal offset
+        layout[name] = [offset, len(data), dtype, list(shape)]
+        sections.append(data)
+        offset += len(data)
+
+    put("texts", b"".join(delta.texts))
+    for name in ("spans", "terms", "term_lengths"):
+        array = np.ascontiguousarray(getattr(delta, name))
+        put(name, array.tobytes(), array.dtype.str, array.shape)
+    header = json.dumps({
+        "format": FORMAT, "base": base_id, "seq": seq, "removed": delta.removed, "rows": delta.rows,
+        "text_lengths": [len(t) for t in delta.texts], "vocab_from": delta.vocab_from,
+        "vocab_terms": delta.vocab_terms, "skipped": [{"path": s.path, "reason": s.reason} for s in delta.skipped],
+        "layout": layout,
+    }, ensure_ascii=False).encode()
+    body = b"".join(sections)
+    crc = zlib.crc32(body, zlib.crc32(header))
+    return DELTA_MAGIC + _DELTA_HEAD.pack(len(header), crc) + header + body
+
+
+def _decode_delta(data: bytes, base_id: str, seq: int) -> Delta:
+    """A delta file's contents, checked; anything unexpected raises CacheError."""
+    name = delta_name(seq)
+    start = len(DELTA_MAGIC) + _DELTA_HEAD.size
+    if not data.startswith(DELTA_MAGIC) or len(data) < start:
+        raise CacheError(f"{name} is not a citebot delta")
+    header_len, crc = _DELTA_HEAD.unpack_from(data, len(DELTA_MAGIC))
+    if start + header_len > len(data) or zlib.crc32(memoryview(data)[start:]) != crc:
+        raise CacheError(f"{name} is corrupt (checksum mismatch)")
+    try:
+        header = json.loads(data[start : start + header_len].decode("utf-8"))
+        if header["format"] != FORMAT or header["base"] != base_id or header["seq"] != seq:
+            raise CacheError(f"{name} belongs to another cache")
+        body = memoryview(data)[start + header_len :]
+
+        def section(key: str) -> Any:
+            offset, length, dtype, shape = header["layout"][key]
+            if offset < 0 or offset + length > len(body):
+                raise CacheError(f"{name} is inconsistent")
+            raw = bytes(body[offset : offset + length])
+            return raw if not dtype else np.frombuffer(raw, np.dtype(dtype)).reshape(shape)
+
+        blob = section("texts")
+        bounds = np.zeros(len(header["text_lengths"]) + 1, np.int64)
+        np.cumsum(np.array(header["text_lengths"], np.int64), out=bounds[1:])
+        if int(bounds[-1]) != len(blob) or len(header["rows"]) != len(header["text_lengths"]):
+            raise CacheError(f"{name} is inconsistent")
+        texts = [blob[int(a) : int(b)] for a, b in zip(bounds[:-1], bounds[1:])]
+        spans, terms, lengths = section("spans"), section("terms"), section("term_lengths")
+        rows = [_row(f) | stamp_fields(_stamp_of(f)) for f in header["rows"]]
+        n_passages = sum(r["passages"] for r in rows)
+        if (spans.dtype.kind not in "iu" or terms.dtype.kind not in "iu" or lengths.dtype.kind not in "iu"
+                or spans.shape != (n_passages, 3) or lengths.shape != (n_passages,)
+                or int(lengths.sum()) != len(terms)):
+            raise CacheError(f"{name} is inconsistent")
+        return Delta([str(p) for p in header["removed"]], rows, texts, spans, terms, lengths,
+                     int(header["vocab_from"]), [str(t) for t in header["vocab_terms"]],
+                     tuple(Skipped(str(s["path"]), str(s["reason"])) for s in header["skipped"]), len(data))
+    except CacheError:
+        raise
+    except Exception as exc:  # the right checksum over the wrong shapes or types
+        raise CacheError(f"{name} unreadable ({exc.__class__.__name__})") from None
+
+
+def _stamp_of(f: dict[str, Any]) -> tuple[int, int, int, int] | None:
+    if "ctime_ns" in f and "ino" in f:
+        return (int(f["size"]), int(f["mtime_ns"]), int(f["ctime_ns"]), int(f["ino"]))
+    return None
+
+
+def _read_deltas(target: Path, base_id: str) -> tuple[Delta, ...]:
+    """The deltas after the base, in order (the first missing number ends them)."""
+    names = {n for n in os.listdir(target) if n.startswith("delta-") and n.endswith(".bin")}
+    deltas = []
+    for seq in range(1, len(names) + 1):
+        name = delta_name(seq)
+        if name not in names:
+            raise CacheError(f"{name} is missing (deltas out of order)")
+        deltas.append(_decode_delta((target / name).read_bytes(), base_id, seq))
+    return tuple(deltas)
+
+
+def append(target: Path, articles_dir: Path, base_id: str, seq: int, delta: Delta) -> int:
+    """Add ``delta`` as number ``seq`` after the base ``base_id``; returns its size in bytes.
+
+    Raises StaleBase when the cache is no longer that base or ``seq`` is taken (another process
+    wrote since): the caller saves a whole new base instead."""
+    _check_location(target, articles_dir)
+    data = _encode_delta(delta, base_id, seq)
+    with _locked(target, exclusive=True):
+        try:
+            on_disk = json.loads((target / BASE_ID).read_bytes())
+        except (OSError, ValueError):
+            raise StaleBase("the cache has no base") from None
+        final = target / delta_name(seq)
+        if (on_disk != base_id or final.exists()
+                or (seq > 1 and not (target / delta_name(seq - 1)).exists())):
+            raise StaleBase("the cache changed since it was read")
+        tmp = target / f".{delta_name(seq)}.tmp-{os.getpid()}"
+        try:
+            _fsync_write(tmp, data)
+            os.replace(tmp, final)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        dir_fd = os.open(target, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    return len(data)

@@ -5,14 +5,17 @@ reference in one assignment, so every question is answered from a complete index
 """
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import logging
+import os
+import stat as stat_module
 import statistics
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -27,7 +30,8 @@ from retrieval.docs import Doc, content_hash
 from retrieval.snapshot import Snapshot, build_snapshot
 from retrieval.errors import UserError
 from retrieval.index import BM25Params
-from retrieval.loader import DEFAULT_MAX_BYTES, FileInfo, SkipFile, file_of, parse_articles, read_bytes, scan
+from retrieval.loader import (DEFAULT_MAX_BYTES, FileInfo, SkipFile, file_of, has_article_suffix, is_ignored_name,
+                              is_valid_utf8, parse_articles, read_bytes, scan, unsupported_reason)
 from retrieval.models import Answer, Hit, IndexStats, Skipped
 from retrieval.sources import with_sources
 
@@ -128,6 +132,8 @@ class Library:
         # still being written from one that merely carries a recent or future mtime.
         self._unsettled: dict[str, tuple[Stamp, int]] = {}
         self._cache_warned = False
+        # What the cache on disk holds (base + deltas), so a change appends only what differs.
+        self._saved: _Saved | None = None
         self.last_refresh_ms = 0.0
         self.loaded_from_cache = False
         self._snapshot = build_snapshot([], self._indexer.vocab, params)
@@ -155,7 +161,7 @@ class Library:
             return
         cache.remove_leftovers(target)  # of saves killed mid-write (SIGKILL, power loss)
         try:
-            snapshot, stamps = Snapshot.load(target, self.folder, self.params)
+            loaded = Snapshot.load(target, self.folder, self.params)
         except cache.NoCache:
             return  # the first open: nothing to warn about
         except cache.CacheError as exc:
@@ -164,14 +170,23 @@ class Library:
         except OSError as exc:
             log.warning("index cache at %s unreadable (%s); rebuilding", target, exc)
             return
+        snapshot = loaded.snapshot
         self._indexer = Indexer(snapshot.vocab.vocabulary)
-        self._stamps = dict(stamps)
+        self._stamps = dict(loaded.stamps)
         self._snapshot = snapshot
         self.loaded_from_cache = True
+        if loaded.base is not None:
+            self._saved = _Saved(snapshot, dict(loaded.stamps), loaded.base, loaded.deltas, loaded.delta_bytes)
 
-    def refresh(self, *, settle_seconds: float = 0.0, progress: Progress | None = None) -> RefreshResult:
+    def refresh(self, *, settle_seconds: float = 0.0, progress: Progress | None = None,
+                paths: Iterable[str] | None = None) -> RefreshResult:
         """Re-scan the folder; re-read only files whose stamp (size, mtime, ctime, inode)
         changed, and re-index those whose hash changed too.
+
+        ``paths`` (relative to the folder, as a watcher reports them) limits the scan to those
+        files: on a deep tree a full stat scan costs seconds, one file's microseconds. A path
+        only a full walk can judge (a folder, a link, an odd name, a folder that vanished with
+        indexed files in it) makes it a full scan; so does ``paths=None``.
 
         Files that may still be being written are left for a later refresh (``pending``): those
         modified less than ``settle_seconds`` ago, unless scans have seen them unchanged for
@@ -180,7 +195,11 @@ class Library:
         """
         with self._refresh_lock:
             started = time.perf_counter()
-            result = self._refresh(settle_seconds, progress)
+            scoped = self._scoped_scan(paths) if paths is not None and self.folder.is_dir() else None
+            if scoped is not None:
+                result = self._refresh_paths(*scoped, settle_seconds)
+            else:
+                result = self._refresh(settle_seconds, progress)
             self.last_refresh_ms = (time.perf_counter() - started) * 1000
             return result
 
@@ -206,6 +225,83 @@ class Library:
         result = RefreshResult(tuple(plan.added), tuple(plan.changed), removed, tuple(plan.skipped),
                                tuple(plan.pending))
         self._publish(plan, result, progress)
+        return result
+
+    def _scoped_scan(self, paths: Iterable[str]) -> tuple[dict[str, FileInfo], list[Skipped], set[str]] | None:
+        """What a full scan would report for just ``paths``: (files found, problems, every path
+        looked at), or None when only a full scan can tell (see :meth:`refresh`)."""
+        found: dict[str, FileInfo] = {}
+        problems: list[Skipped] = []
+        covered: set[str] = set()
+        root = os.path.realpath(self.folder)
+        docs = self._snapshot.docs
+        for relative in paths:
+            parts = relative.split("/")
+            if not relative or os.path.isabs(relative) or any(p in ("", ".", "..") for p in parts):
+                return None
+            if any(is_ignored_name(p) for p in parts):
+                continue  # the walk never looks there
+            if not is_valid_utf8(relative) or "\n" in relative or "\r" in relative:
+                return None
+            full = os.path.join(self.folder, relative)
+            # Every folder on the way must be a plain folder inside: a link is the walk's to judge.
+            if os.path.realpath(os.path.dirname(full)) != os.path.join(root, *parts[:-1]):
+                return None
+            try:
+                st = os.lstat(full)
+            except FileNotFoundError:
+                under = relative + "/"
+                i = bisect.bisect_left(docs, under, key=lambda d: d.path)
+                if (i < len(docs) and docs[i].path.startswith(under)) or any(
+                        s.path.startswith(under) for s in self._snapshot.skipped):
+                    return None  # a folder went, with what it held
+                covered.add(relative)
+                continue
+            except OSError:
+                return None
+            if stat_module.S_ISDIR(st.st_mode) or stat_module.S_ISLNK(st.st_mode):
+                return None
+            covered.add(relative)
+            name = parts[-1]
+            if not has_article_suffix(name):
+                problems.append(Skipped(relative, unsupported_reason(name)))
+            elif not stat_module.S_ISREG(st.st_mode):
+                problems.append(Skipped(relative, "not a regular file"))
+            else:
+                found[relative] = FileInfo(relative, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+        return found, problems, covered
+
+    def _refresh_paths(self, files: dict[str, FileInfo], problems: list[Skipped], covered: set[str],
+                       settle_seconds: float) -> RefreshResult:
+        """A refresh of the ``covered`` files alone: every other file keeps its docs, stamp,
+        skip reason and settling state as the last refresh left them."""
+        snap = self._snapshot
+        docs = snap.docs
+        current: dict[str, list[Doc]] = {}
+        drop: set[int] = set()
+        for path in covered:
+            i = bisect.bisect_left(docs, path, key=lambda d: d.path)
+            while i < len(docs) and docs[i].path.startswith(path):
+                if file_of(docs[i].path) == path:
+                    current.setdefault(path, []).append(docs[i])
+                    drop.add(i)
+                i += 1
+        old_paths = {d.path for held in current.values() for d in held}
+        plan = _Plan(skipped=[s for s in snap.skipped if s.path not in covered] + problems)
+        plan.docs = [d for i, d in enumerate(docs) if i not in drop] if drop else list(docs)
+        plan.stamps = {p: s for p, s in self._stamps.items() if p not in old_paths}
+        plan.memo = {p: m for p, m in self._skip_memo.items() if p not in covered}
+        plan.unsettled = {p: u for p, u in self._unsettled.items() if p not in covered}
+        clock = (time.time_ns(), time.monotonic_ns(), int(settle_seconds * 1e9))
+        for path, info in sorted(files.items()):
+            self._take(plan, path, info, current.get(path), clock)
+        self._skip_memo = plan.memo
+        self._unsettled = plan.unsettled
+        kept = {d.path for d in plan.docs}
+        removed = tuple(sorted(p for p in old_paths if p not in kept))
+        result = RefreshResult(tuple(plan.added), tuple(plan.changed), removed, tuple(plan.skipped),
+                               tuple(plan.pending))
+        self._publish(plan, result, None)
         return result
 
     def _take(self, plan: "_Plan", path: str, info: FileInfo, old: list[Doc] | None,
@@ -282,11 +378,28 @@ class Library:
         return mono_ns - since < settle_ns
 
     def _save_cache(self) -> None:
+        """Append what changed since the cache was written (a delta: a few files' worth, not the
+        whole cache), or save a new base when there is no base to follow, the deltas have grown
+        past a share of it, or another process wrote the cache since."""
         target = self._cache_target()
         if target is None:
             return
+        snapshot, stamps = self._snapshot, dict(self._stamps)
         try:
-            self._snapshot.save(target, self.folder, self._stamps)
+            saved = self._saved
+            if saved is not None and saved.deltas < MAX_DELTAS:
+                delta = snapshot.delta_since(saved.snapshot, saved.stamps, stamps)
+                if delta is not None and saved.delta_bytes + _delta_estimate(delta) <= DELTA_SHARE * saved.base.size:
+                    try:
+                        size = cache.append(target, self.folder, saved.base.id, saved.deltas + 1, delta)
+                    except cache.StaleBase as exc:
+                        log.info("index cache at %s changed under us (%s); saving it whole", target, exc)
+                    else:
+                        self._saved = _Saved(snapshot, stamps, saved.base, saved.deltas + 1, saved.delta_bytes + size)
+                        return
+            self._saved = None
+            base = snapshot.save(target, self.folder, stamps)
+            self._saved = _Saved(snapshot, stamps, base, 0, 0)
         except OSError as exc:
             # Read-only or full disk: keep serving from memory, say so once.
             if not self._cache_warned:
@@ -404,6 +517,30 @@ class _ArticleTerms:
             (i,) = self._snap.vocab.lookup([term])
             self._known[term] = i >= 0 and bool((self._ids == i).any())
         return self._known[term]
+
+
+# A cache takes deltas until they number MAX_DELTAS or weigh DELTA_SHARE of its base; then the
+# next change saves a new base (each delta costs a little on every open: it is merged then).
+MAX_DELTAS = 64
+DELTA_SHARE = 0.25
+
+
+@dataclass(frozen=True)
+class _Saved:
+    """The state the cache on disk holds: a base and ``deltas`` appended since (together
+    ``delta_bytes``), the snapshot and stamps they add up to."""
+
+    snapshot: Snapshot
+    stamps: dict[str, Stamp]
+    base: cache.Base
+    deltas: int
+    delta_bytes: int
+
+
+def _delta_estimate(delta: cache.Delta) -> int:
+    """A delta's size on disk, near enough to decide between a delta and a new base."""
+    return (sum(len(t) for t in delta.texts) + delta.spans.nbytes + delta.terms.nbytes
+            + delta.term_lengths.nbytes + 200 * (len(delta.rows) + len(delta.removed)))
 
 
 @dataclass

@@ -6,6 +6,10 @@ Two daemon threads, so that neither waits on the other:
 * the *refresh* thread calls ``Library.refresh`` (stat scan, re-read changed files, build a new
   snapshot beside the old one, swap it in), never on the caller's thread or event loop.
 
+A refresh looks only at the paths the events named (on a deep tree a full stat scan costs
+seconds); a full rescan runs at start, whenever the OS watch is (re-)armed, when an event names
+a folder, and every ``full_scan_s`` as a safety net for events the OS dropped.
+
 Events that arrive while a refresh runs mark the library dirty once more, so a burst of any size
 costs the refresh in flight plus one. A file modified less than ``stable_ms`` ago is left
 ``pending`` by the library (it may still be being written); the refresh thread then retries at
@@ -77,9 +81,10 @@ class FolderWatcher:
         poll_delay_ms: int = 300,
         step_ms: int = 50,
         create_folder: bool = True,
+        full_scan_s: float = 300.0,
     ) -> None:
-        if debounce_ms < 0 or stable_ms < 0 or step_ms <= 0 or poll_delay_ms <= 0:
-            raise ValueError("debounce_ms and stable_ms must be >= 0; step_ms and poll_delay_ms > 0")
+        if debounce_ms < 0 or stable_ms < 0 or step_ms <= 0 or poll_delay_ms <= 0 or not full_scan_s > 0:
+            raise ValueError("debounce_ms and stable_ms must be >= 0; step_ms, poll_delay_ms and full_scan_s > 0")
         self.library = library
         self.folder = Path(library.folder)
         self._root = os.path.abspath(self.folder)
@@ -89,6 +94,7 @@ class FolderWatcher:
         self.on_refresh = on_refresh
         self.poll_delay_ms = int(poll_delay_ms)
         self.create_folder = create_folder
+        self.full_scan_s = float(full_scan_s)
         env = _env_force_polling()
         self._force_polling = force_polling if force_polling is not None else bool(env)
         self.polling = self._force_polling
@@ -99,6 +105,11 @@ class FolderWatcher:
         self._lock = threading.Lock()  # start/stop
         self._cond = threading.Condition()  # dirty flag between the two threads
         self._dirty = False
+        self._full = True  # the next refresh scans everything (else only ``_paths``)
+        self._paths: set[str] = set()  # relative paths named by events since the last refresh
+        self._retry: set[str] = set()  # files the last refreshes left pending
+        self.full_refresh_count = 0
+        self.armed = threading.Event()  # set once the OS watch is in place (and a rescan asked for)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -115,6 +126,7 @@ class FolderWatcher:
                 return self
             self._stop = threading.Event()
             self._dirty = True  # catch up with anything that changed before we started
+            self._full = True
             self._threads = [
                 threading.Thread(target=self._watch_loop, args=(self._stop,), name="citebot-watch", daemon=True),
                 threading.Thread(target=self._refresh_loop, args=(self._stop,), name="citebot-refresh", daemon=True),
@@ -152,9 +164,25 @@ class FolderWatcher:
         self.stop()
 
     def request_refresh(self) -> None:
-        """Ask for a refresh soon (on the refresh thread), e.g. after writing a file ourselves."""
+        """Ask for a full refresh soon (on the refresh thread), e.g. after writing a file ourselves."""
         with self._cond:
             self._dirty = True
+            self._full = True
+            self._cond.notify_all()
+
+    def _request_paths(self, changes: set[tuple[watchfiles.Change, str]]) -> None:
+        """Ask for a refresh of the paths ``changes`` name (a full one when one is the folder
+        itself or lies outside it)."""
+        paths = set()
+        for _, path in changes:
+            relative = os.path.relpath(path, self._root) if path.startswith(self._root) else ".."
+            if relative == "." or relative.startswith(".."):
+                self.request_refresh()
+                return
+            paths.add(relative.replace(os.sep, "/"))
+        with self._cond:
+            self._dirty = True
+            self._paths |= paths
             self._cond.notify_all()
 
     # --- the watch thread ---------------------------------------------------------------------
@@ -232,11 +260,14 @@ class FolderWatcher:
                     recursive=True,
                     ignore_permission_denied=True,
                 ):
-                    if changes or not armed:
+                    if not armed:
                         # First pass: the OS watch is now armed; rescan for anything written
                         # between the last scan and this moment, which raised no event for us.
                         armed = True
                         self.request_refresh()
+                        self.armed.set()
+                    elif changes:
+                        self._request_paths(changes)
                     if self._identity() != identity:
                         # Deleted, recreated or swapped for another folder: the OS watch is
                         # on the old one. Re-arm on the new one and rescan.
@@ -281,15 +312,23 @@ class FolderWatcher:
             due = max(due, min(mtime, now) + stable)
         return min(max(due - now + 0.01, 0.02), cap)
 
-    def _refresh_once(self) -> float | None:
-        """One refresh; returns seconds until a retry is needed, or None."""
+    def _refresh_once(self, paths: set[str] | None) -> float | None:
+        """One refresh (of ``paths`` only, unless None); returns seconds until a retry is
+        needed, or None."""
         try:
-            result = self.library.refresh(settle_seconds=self.stable_ms / 1000)
+            result = self.library.refresh(settle_seconds=self.stable_ms / 1000, paths=paths)
         except Exception as exc:  # noqa: BLE001 - log it, keep watching, try again later
             self.last_error = exc
             log.exception("refreshing articles from %s failed; will retry", self.folder)
+            with self._cond:
+                self._full = True  # the paths it was given are not lost: the retry scans all
             return ERROR_BACKOFF_S
         self.refresh_count += 1
+        if paths is None:
+            self.full_refresh_count += 1
+            self._retry = set(result.pending)
+        else:
+            self._retry = (self._retry - paths) | set(result.pending)
         self.last_result = result
         if result.any_change:
             log.info("articles updated from %s: %d added, %d changed, %d removed (%.0f ms)",
@@ -300,24 +339,28 @@ class FolderWatcher:
                 self.on_refresh(result)
             except Exception:  # noqa: BLE001
                 log.exception("on_refresh callback failed")
-        return self._retry_delay(result.pending) if result.pending else None
+        return self._retry_delay(tuple(self._retry)) if self._retry else None
 
     def _refresh_loop(self, stop: threading.Event) -> None:
         retry_at: float | None = None
+        full_at = time.monotonic() + self.full_scan_s
         while True:
             with self._cond:
                 while not stop.is_set() and not self._dirty:
-                    if retry_at is None:
-                        self._cond.wait()
-                        continue
-                    left = retry_at - time.monotonic()
-                    if left <= 0:
+                    now = time.monotonic()
+                    if now >= full_at:
+                        self._full = True  # the safety net: events the OS dropped
                         break
-                    self._cond.wait(left)
+                    if retry_at is not None and now >= retry_at:
+                        break
+                    self._cond.wait(min(full_at, retry_at if retry_at is not None else full_at) - now)
                 if stop.is_set():
                     return
-                self._dirty = False
-            delay = self._refresh_once()
+                full, paths = self._full, self._paths | self._retry
+                self._dirty, self._full, self._paths = False, False, set()
+            delay = self._refresh_once(None if full else paths)
+            if full:
+                full_at = time.monotonic() + self.full_scan_s
             retry_at = None if delay is None else time.monotonic() + delay
 
 

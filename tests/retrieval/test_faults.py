@@ -73,6 +73,8 @@ KILL_DURING_SAVE = textwrap.dedent(
     import os, signal, sys
     sys.path.insert(0, {root!r})
     from retrieval import cache, Library
+    import retrieval.library
+    retrieval.library.MAX_DELTAS = {max_deltas}  # 0: the change saves a whole cache, else a delta
     real = cache._fsync_write
     calls = 0
     def dying(path, data):
@@ -87,14 +89,15 @@ KILL_DURING_SAVE = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("after", [1, 2, 3])
-def test_killed_during_cache_write_next_start_is_correct(tmp_path, after: int) -> None:
+@pytest.mark.parametrize("after, max_deltas", [(1, 0), (2, 0), (3, 0), (1, 64)])
+def test_killed_during_cache_write_next_start_is_correct(tmp_path, after: int, max_deltas: int) -> None:
     folder = make_folder(tmp_path)
     cache_dir = tmp_path / "cache"
     # A good cache exists from an earlier run; then the folder changes and the writer dies.
     Library.open(folder, cache_dir=cache_dir)
     (folder / "a05.txt").write_text("Report number 5\n\nThe committee now discusses sprockets.\n")
-    script = KILL_DURING_SAVE.format(root=str(ROOT), after=after, folder=str(folder), cache_dir=str(cache_dir))
+    script = KILL_DURING_SAVE.format(root=str(ROOT), after=after, folder=str(folder), cache_dir=str(cache_dir),
+                                     max_deltas=max_deltas)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
     assert proc.returncode == -signal.SIGKILL
     library = Library.open(folder, cache_dir=cache_dir)
