@@ -37,6 +37,13 @@ Postings = tuple[np.ndarray, np.ndarray, np.ndarray]
 # Build postings over this many tokens at a time: bounds the sort's temporaries (int64 keys).
 CHUNK_TOKENS = 4_000_000
 _KEEP_BUFFERS = 4  # free score buffers kept for reuse (one per concurrent query)
+# Queries whose terms have at most this many postings in all are scored exhaustively: pruning
+# would save less than its bookkeeping costs. Tests set it to 0 to run the pruned path.
+PRUNE_MIN_POSTINGS = 20_000
+_MARGIN = 1e-9  # relative slack on score bounds, far above float rounding, far below real gaps
+_SEED_ROUNDS = 3  # at most this many lower-bound estimates per query
+_SEED_PER_K, _SEED_MIN = 4, 32  # passages fully scored per estimate: max(4k, 32)
+_BATCH_CANDIDATES = 256  # fewer candidates than this: look every unread term up at once
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,7 @@ class BM25Index:
             self._norm = np.full(self.n_docs, params.k1 * (1 - params.b))
         self._buffers: list[np.ndarray] = []
         self._lock = threading.Lock()
+        self._ub = np.full(len(self.df), -1.0)  # per-term score upper bounds, filled on first use
 
     # --- idf ------------------------------------------------------------------------------
 
@@ -181,13 +189,20 @@ class BM25Index:
 
         Ordered by score descending then passage id ascending, which is exactly the order a full
         sort of ``score_all`` gives those passages: scoring only the passages that share a term
-        changes nothing about the ranking.
+        changes nothing about the ranking. With positive idf (always, with lucene idf) the common
+        terms are not scanned at all (MaxScore, see :meth:`_top_pruned`); the result is the same.
         """
         if k <= 0 or self.n_docs == 0:
             return []
         terms = self._known(query_ids)
         if not terms:
             return []
+        if sum(int(self.df[t]) for t in set(terms)) > PRUNE_MIN_POSTINGS and all(self.idf[t] > 0 for t in terms):
+            return self._top_pruned(terms, k)
+        return self._top_exhaustive(terms, k)
+
+    def _top_exhaustive(self, terms: list[int], k: int) -> list[tuple[int, float]]:
+        """Every posting of every term scored into a dense buffer (any idf, even zero or negative)."""
         buffer = self._take_buffer()
         touched: list[np.ndarray] = []
         try:
@@ -202,6 +217,136 @@ class BM25Index:
                     buffer[docs] = 0.0
             self._give_back(buffer)
         return result
+
+    # --- MaxScore -----------------------------------------------------------------------------
+
+    def _upper_bounds(self, terms: list[int]) -> np.ndarray:
+        """Each term's largest contribution to any passage's score, computed on first use (one
+        pass over that term's postings) and kept: the index never changes."""
+        ub = self._ub
+        missing = [t for t in terms if ub[t] < 0]
+        for term in missing:
+            lo, hi = self.term_offsets[term], self.term_offsets[term + 1]
+            tf = self.post_tfs[lo:hi].astype(np.float64)
+            best = (tf * (self.params.k1 + 1) / (tf + self._norm[self.post_docs[lo:hi]])).max()
+            ub[term] = self.idf[term] * best  # idf > 0 here: the max commutes with the product
+        return ub[terms]
+
+    def _contributions(self, terms: list[int], docs: np.ndarray) -> np.ndarray:
+        """Each term's contribution to each of ``docs`` (rows: terms; 0 where absent), by binary
+        search in the terms' postings, one numpy call per term and the rest batched. The same
+        expression as :meth:`_add`, element by element, so a present term's value is identical."""
+        lo = self.term_offsets[terms]
+        pos = np.empty((len(terms), len(docs)), np.int64)
+        for row, term in enumerate(terms):
+            pos[row] = self.post_docs[lo[row] : self.term_offsets[term + 1]].searchsorted(docs)
+        pos += lo[:, None]
+        np.minimum(pos, (self.term_offsets[np.asarray(terms) + 1] - 1)[:, None], out=pos)
+        hit = self.post_docs.take(pos) == docs
+        tf = self.post_tfs.take(pos).astype(np.float64)
+        k1 = self.params.k1
+        values = self.idf[terms][:, None] * (tf * (k1 + 1) / (tf + self._norm[docs]))
+        values[~hit] = 0.0
+        return values
+
+    def _top_pruned(self, terms: list[int], k: int) -> list[tuple[int, float]]:
+        """Exact top k without scanning the terms that cannot change it (MaxScore, term at a time).
+
+        Terms go by their score upper bound, highest (rarest) first. ``theta`` is always a lower
+        bound on the true k-th best score (the k-th best of some k passages' full or partial
+        scores). Once the bounds of the terms not yet read add up to less than ``theta``, a
+        passage holding none of the terms read so far cannot reach the top k, so the remaining
+        (common, long) terms are only looked up, by binary search, for the candidates whose
+        partial score plus the remaining bounds still reaches ``theta``. The survivors are
+        rescored exactly, term by term in query order as :meth:`score_all` adds them, and ranked
+        by score then id. Bounds and partial sums are compared with a relative margin far above
+        rounding error, so rounding never drops a passage.
+        """
+        distinct = list(dict.fromkeys(terms))
+        weight = {t: terms.count(t) for t in distinct}
+        ub = self._upper_bounds(distinct) * np.array([weight[t] for t in distinct], dtype=np.float64)
+        order = sorted(range(len(distinct)), key=lambda i: (-ub[i], distinct[i]))
+        plan = [distinct[i] for i in order]
+        weights = np.array([weight[t] for t in plan], dtype=np.float64)
+        m = len(plan)
+        rest = [0.0] * (m + 1)  # rest[i]: the bounds of plan[i:] added up, rounded up
+        for i in range(m - 1, -1, -1):
+            rest[i] = (rest[i + 1] + float(ub[order[i]])) * (1 + _MARGIN)
+        theta = 0.0  # scores are compared with theta * (1 - _MARGIN)
+        buffer = self._take_buffer()
+        touched: list[np.ndarray] = []
+        try:
+            read = 0
+            seeds = 0
+            while read < m and rest[read] >= theta * (1 - _MARGIN):
+                touched.append(self._add_weighted(plan[read], weight[plan[read]], buffer))
+                read += 1
+                if read < m and rest[read] >= theta * (1 - _MARGIN) and seeds < _SEED_ROUNDS:
+                    seeds += 1
+                    theta = max(theta, self._seed_theta(buffer, touched, plan[read:], weights[read:], k))
+            # Candidates: passages read so far whose partial score plus the unread bounds
+            # reaches theta (all of them while theta is 0).
+            floor = theta * (1 - _MARGIN) - rest[read]
+            kept = [docs[buffer[docs] >= floor] if floor > 0 else docs for docs in touched]
+            candidates = kept[0] if len(kept) == 1 else _distinct(np.concatenate(kept))
+            partial = buffer[candidates]
+        finally:
+            if sum(len(docs) for docs in touched) > self.n_docs // 8:
+                buffer.fill(0.0)
+            else:
+                for docs in touched:
+                    buffer[docs] = 0.0
+            self._give_back(buffer)
+        i = read
+        # The unread terms: one at a time (pruning as it goes) while the candidates are many.
+        while i < m and len(candidates) > _BATCH_CANDIDATES:
+            partial = partial + self._contributions([plan[i]], candidates)[0] * weights[i]
+            i += 1
+            if len(partial) > k:  # partial scores bound their full scores from below
+                theta = max(theta, float(np.partition(partial, len(partial) - k)[len(partial) - k]))
+            keep = partial >= theta * (1 - _MARGIN) - rest[i]
+            candidates, partial = candidates[keep], partial[keep]
+        if i < m and len(candidates):
+            partial = partial + (self._contributions(plan[i:], candidates) * weights[i:, None]).sum(axis=0)
+            candidates = candidates[partial >= theta * (1 - _MARGIN)]
+        return self._rank_exact(terms, candidates, k)
+
+    def _add_weighted(self, term: int, weight: int, out: np.ndarray) -> np.ndarray:
+        """Add ``weight`` times one term's contribution into ``out`` (a pruning estimate)."""
+        docs = self._add(term, out)
+        for _ in range(weight - 1):
+            self._add(term, out)
+        return docs
+
+    def _seed_theta(
+        self, buffer: np.ndarray, touched: list[np.ndarray], unread: list[int], weights: np.ndarray, k: int
+    ) -> float:
+        """A lower bound on the k-th best score: the k-th best full score among the passages with
+        the best partial scores so far (0 when fewer than k distinct passages were read)."""
+        pool = touched[0] if len(touched) == 1 else np.concatenate(touched)
+        want = max(_SEED_PER_K * k, _SEED_MIN)
+        if len(pool) > want:
+            pool = pool[np.argpartition(buffer[pool], len(pool) - want)[len(pool) - want:]]
+        if len(touched) > 1:
+            pool = _distinct(pool)
+        if len(pool) < k:
+            return 0.0
+        full = buffer[pool] + (self._contributions(unread, pool) * weights[:, None]).sum(axis=0)
+        return float(np.partition(full, len(full) - k)[len(full) - k])
+
+    def _rank_exact(self, terms: list[int], candidates: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Exact scores of ``candidates`` (added in query order, as :meth:`score_all` does) and the
+        best k of them by score descending, passage id ascending."""
+        if not len(candidates):
+            return []
+        distinct = list(dict.fromkeys(terms))
+        values = self._contributions(distinct, candidates)
+        row = {t: i for i, t in enumerate(distinct)}
+        scores = values[row[terms[0]]]
+        for term in terms[1:]:
+            scores = scores + values[row[term]]
+        ranked = np.lexsort((candidates, -scores))[:k]
+        return [(int(candidates[i]), float(scores[i])) for i in ranked]
 
     def _select(
         self, scores: np.ndarray, terms: list[int], touched: list[np.ndarray], k: int
@@ -238,6 +383,17 @@ class BM25Index:
             candidates, cand_scores = candidates[keep], cand_scores[keep]
         ranked = np.lexsort((candidates, -cand_scores))[:k]
         return [(int(candidates[i]), float(cand_scores[i])) for i in ranked]
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (sort-based: numpy's hashing ``unique`` is slower at these sizes)."""
+    values = np.sort(values)
+    if len(values) < 2:
+        return values
+    keep = np.empty(len(values), dtype=bool)
+    keep[0] = True
+    np.not_equal(values[1:], values[:-1], out=keep[1:])
+    return values[keep]
 
 
 # --- building postings ----------------------------------------------------------------------------
