@@ -9,13 +9,22 @@ floored above that, which on a small folder silently drops the question's words,
 ``idf="lucene"`` uses the always-positive ``log(1 + (N - n + 0.5) / (n + 0.5))``; on SciFact and
 SQuAD it is also the better of the two (``python -m benchmarks.quality`` runs both on SciFact).
 
-How a query runs (the figures are for 1M passages, see benchmarks/speed.py):
+How a query runs (see benchmarks/speed.py for the figures):
 
-* each query term adds ``idf * tf * (k1 + 1) / (tf + norm[doc])`` into a dense score buffer over
-  the passages of its postings only (numpy, no Python loop over passages);
-* the k-th best score is bounded from below by the scores of the passages holding the query's
-  rarest term(s), one vectorised comparison over the buffer leaves a handful of candidates, and
-  only those are sorted (score descending, passage id ascending: deterministic ties);
+* small queries (at most ``PRUNE_MIN_POSTINGS`` postings in all, or any term with idf <= 0, which
+  okapi gives on small folders): each query term adds ``idf * tf * (k1 + 1) / (tf + norm[doc])``
+  into a dense score buffer over the passages of its postings only (numpy, no Python loop over
+  passages); the k-th best score is bounded from below by the scores of the passages holding the
+  query's rarest term(s), one vectorised comparison over the buffer leaves a handful of
+  candidates, and only those are sorted (score descending, passage id ascending);
+* larger queries use MaxScore, term at a time (``_top_pruned``): terms go by their score upper
+  bound (the largest contribution the term makes to any passage, computed once per term on first
+  use), rarest first, into the buffer, until the bounds of the terms left add up to less than a
+  proven lower bound on the k-th best score (the full scores of the best partial candidates).
+  The terms left, usually the common ones with most of the postings, are never scanned: they are
+  looked up by binary search for the candidates that can still reach that bound. The few
+  survivors are rescored exactly, term by term in query order, so ids, scores and ties equal
+  exhaustive scoring (``tests/test_maxscore.py`` checks this on many random corpora);
 * the buffer is reused (one per concurrent query, from a small free list) and cleared by
   writing zeros back where postings touched it, so a query allocates nothing of corpus size.
 """
