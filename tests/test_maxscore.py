@@ -134,3 +134,28 @@ def test_common_terms_that_cannot_change_the_top_k_are_not_scanned(monkeypatch) 
     monkeypatch.setattr(BM25Index, "_add", original)
     assert top == expected_top(index, ids, 10)
     assert all(pid in {i for i, d in enumerate(corpus) if "rare" in d} for pid, _ in top)
+
+
+def test_concurrent_pruned_queries_do_not_see_each_other(always_prune) -> None:
+    import threading
+
+    rng = random.Random(21)
+    corpus = random_corpus(rng, 3000)
+    index, vocab = build(corpus, BM25Params())
+    seen = sorted({t for d in corpus for t in d})
+    queries = [vocab.lookup([rng.choice(seen) for _ in range(rng.randint(1, 6))]) for _ in range(40)]
+    expected = [expected_top(index, q, 10) for q in queries]
+    failures: list[int] = []
+
+    def worker(offset: int) -> None:
+        for i in range(len(queries)):
+            j = (i + offset) % len(queries)
+            if index.top(queries[j], 10) != expected[j]:
+                failures.append(j)
+
+    threads = [threading.Thread(target=worker, args=(n * 7,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not failures and always_prune
