@@ -52,6 +52,7 @@ PRUNE_MIN_POSTINGS = 20_000
 _MARGIN = 1e-9  # relative slack on score bounds, far above float rounding, far below real gaps
 _SEED_ROUNDS = 3  # at most this many lower-bound estimates per query
 _SEED_PER_K, _SEED_MIN = 4, 32  # passages fully scored per estimate: max(4k, 32)
+EXACT_BOUND_POSTINGS = 8_192  # shorter terms get an exact score bound on first use
 _BATCH_CANDIDATES = 256  # fewer candidates than this: look every unread term up at once
 
 
@@ -116,6 +117,10 @@ class BM25Index:
         self._buffers: list[np.ndarray] = []
         self._lock = threading.Lock()
         self._ub = np.full(len(self.df), -1.0)  # per-term score upper bounds, filled on first use
+        self._exact = np.zeros(len(self.df), np.uint8)  # 1 where _ub is the exact largest contribution
+        # The smallest length normalisation of a passage that holds any term (for score bounds).
+        nonempty = self._norm[self.doc_len > 0]
+        self._min_norm = float(nonempty.min()) if len(nonempty) else 0.0
 
     # --- idf ------------------------------------------------------------------------------
 
@@ -172,7 +177,12 @@ class BM25Index:
         tf = self.post_tfs[lo:hi].astype(np.float64)
         k1 = self.params.k1
         # Same expression, same order as BM25Okapi.get_scores: idf * (tf * (k1 + 1) / (tf + norm)).
-        out[docs] += self.idf[term] * (tf * (k1 + 1) / (tf + self._norm[docs]))
+        values = self.idf[term] * (tf * (k1 + 1) / (tf + self._norm[docs]))
+        out[docs] += values
+        if self._exact[term] == 0 and len(values) and self.idf[term] > 0:
+            # Scanned anyway: keep the term's exact score bound for later pruned queries.
+            self._ub[term] = values.max()
+            self._exact[term] = 1
         return docs
 
     def score_all(self, query_ids: Sequence[int]) -> np.ndarray:
@@ -230,15 +240,25 @@ class BM25Index:
     # --- MaxScore -----------------------------------------------------------------------------
 
     def _upper_bounds(self, terms: list[int]) -> np.ndarray:
-        """Each term's largest contribution to any passage's score, computed on first use (one
-        pass over that term's postings) and kept: the index never changes."""
-        ub = self._ub
-        missing = [t for t in terms if ub[t] < 0]
-        for term in missing:
+        """Each term's largest possible contribution to a passage's score (idf > 0 here).
+
+        Exact (the largest contribution in its postings) for a term already scanned, and for a
+        short one (computed now: cheap). A long term not scanned yet gets a bound from its
+        largest tf and the shortest passage, which costs one pass over its small tf counts
+        instead of a full scoring pass that pruning would mostly make unnecessary."""
+        ub, exact = self._ub, self._exact
+        k1 = self.params.k1
+        for term in terms:
+            if exact[term]:
+                continue
             lo, hi = self.term_offsets[term], self.term_offsets[term + 1]
-            tf = self.post_tfs[lo:hi].astype(np.float64)
-            best = (tf * (self.params.k1 + 1) / (tf + self._norm[self.post_docs[lo:hi]])).max()
-            ub[term] = self.idf[term] * best  # idf > 0 here: the max commutes with the product
+            if hi - lo <= EXACT_BOUND_POSTINGS:
+                tf = self.post_tfs[lo:hi].astype(np.float64)
+                ub[term] = (self.idf[term] * (tf * (k1 + 1) / (tf + self._norm[self.post_docs[lo:hi]]))).max()
+                exact[term] = 1
+            elif ub[term] < 0:
+                top_tf = float(self.post_tfs[lo:hi].max())
+                ub[term] = self.idf[term] * (top_tf * (k1 + 1) / (top_tf + self._min_norm)) * (1 + _MARGIN)
         return ub[terms]
 
     def _contributions(self, terms: list[int], docs: np.ndarray) -> np.ndarray:
