@@ -174,10 +174,14 @@ class BM25Index:
         """Add one term's contribution into ``out``; returns the passages it touched."""
         lo, hi = self.term_offsets[term], self.term_offsets[term + 1]
         docs = self.post_docs[lo:hi]
-        tf = self.post_tfs[lo:hi].astype(np.float64)
-        k1 = self.params.k1
-        # Same expression, same order as BM25Okapi.get_scores: idf * (tf * (k1 + 1) / (tf + norm)).
-        values = self.idf[term] * (tf * (k1 + 1) / (tf + self._norm[docs]))
+        # Same operations as BM25Okapi.get_scores, idf * (tf * (k1 + 1) / (tf + norm)), done in
+        # place (a + b and a * b are exactly b + a and b * a, so every value is the same float).
+        values = self.post_tfs[lo:hi].astype(np.float64)
+        denominator = self._norm[docs]
+        denominator += values
+        values *= self.params.k1 + 1
+        values /= denominator
+        values *= self.idf[term]
         out[docs] += values
         if self._exact[term] == 0 and len(values) and self.idf[term] > 0:
             # Scanned anyway: keep the term's exact score bound for later pruned queries.
