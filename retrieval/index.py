@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections import Counter
 from dataclasses import dataclass
 from typing import Literal, Sequence
 
@@ -295,8 +296,8 @@ class BM25Index:
         by score then id. Bounds and partial sums are compared with a relative margin far above
         rounding error, so rounding never drops a passage.
         """
-        distinct = list(dict.fromkeys(terms))
-        weight = {t: terms.count(t) for t in distinct}
+        weight = Counter(terms)  # a repeated word counts once per occurrence (linear, not m * m)
+        distinct = list(weight)
         ub = self._upper_bounds(distinct) * np.array([weight[t] for t in distinct], dtype=np.float64)
         order = sorted(range(len(distinct)), key=lambda i: (-ub[i], distinct[i]))
         plan = [distinct[i] for i in order]
