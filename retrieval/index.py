@@ -9,13 +9,22 @@ floored above that, which on a small folder silently drops the question's words,
 ``idf="lucene"`` uses the always-positive ``log(1 + (N - n + 0.5) / (n + 0.5))``; on SciFact and
 SQuAD it is also the better of the two (``python -m benchmarks.quality`` runs both on SciFact).
 
-How a query runs (the figures are for 1M passages, see benchmarks/speed.py):
+How a query runs (see benchmarks/speed.py for the figures):
 
-* each query term adds ``idf * tf * (k1 + 1) / (tf + norm[doc])`` into a dense score buffer over
-  the passages of its postings only (numpy, no Python loop over passages);
-* the k-th best score is bounded from below by the scores of the passages holding the query's
-  rarest term(s), one vectorised comparison over the buffer leaves a handful of candidates, and
-  only those are sorted (score descending, passage id ascending: deterministic ties);
+* small queries (at most ``PRUNE_MIN_POSTINGS`` postings in all, or any term with idf <= 0, which
+  okapi gives on small folders): each query term adds ``idf * tf * (k1 + 1) / (tf + norm[doc])``
+  into a dense score buffer over the passages of its postings only (numpy, no Python loop over
+  passages); the k-th best score is bounded from below by the scores of the passages holding the
+  query's rarest term(s), one vectorised comparison over the buffer leaves a handful of
+  candidates, and only those are sorted (score descending, passage id ascending);
+* larger queries use MaxScore, term at a time (``_top_pruned``): terms go by their score upper
+  bound (the largest contribution the term makes to any passage, computed once per term on first
+  use), rarest first, into the buffer, until the bounds of the terms left add up to less than a
+  proven lower bound on the k-th best score (the full scores of the best partial candidates).
+  The terms left, usually the common ones with most of the postings, are never scanned: they are
+  looked up by binary search for the candidates that can still reach that bound. The few
+  survivors are rescored exactly, term by term in query order, so ids, scores and ties equal
+  exhaustive scoring (``tests/test_maxscore.py`` checks this on many random corpora);
 * the buffer is reused (one per concurrent query, from a small free list) and cleared by
   writing zeros back where postings touched it, so a query allocates nothing of corpus size.
 """
@@ -23,6 +32,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections import Counter
 from dataclasses import dataclass
 from typing import Literal, Sequence
 
@@ -37,6 +47,14 @@ Postings = tuple[np.ndarray, np.ndarray, np.ndarray]
 # Build postings over this many tokens at a time: bounds the sort's temporaries (int64 keys).
 CHUNK_TOKENS = 4_000_000
 _KEEP_BUFFERS = 4  # free score buffers kept for reuse (one per concurrent query)
+# Queries whose terms have at most this many postings in all are scored exhaustively: pruning
+# would save less than its bookkeeping costs. Tests set it to 0 to run the pruned path.
+PRUNE_MIN_POSTINGS = 20_000
+_MARGIN = 1e-9  # relative slack on score bounds, far above float rounding, far below real gaps
+_SEED_ROUNDS = 3  # at most this many lower-bound estimates per query
+_SEED_PER_K, _SEED_MIN = 4, 32  # passages fully scored per estimate: max(4k, 32)
+EXACT_BOUND_POSTINGS = 8_192  # shorter terms get an exact score bound on first use
+_BATCH_CANDIDATES = 256  # fewer candidates than this: look every unread term up at once
 
 
 @dataclass(frozen=True)
@@ -99,6 +117,11 @@ class BM25Index:
             self._norm = np.full(self.n_docs, params.k1 * (1 - params.b))
         self._buffers: list[np.ndarray] = []
         self._lock = threading.Lock()
+        self._ub = np.full(len(self.df), -1.0)  # per-term score upper bounds, filled on first use
+        self._exact = np.zeros(len(self.df), np.uint8)  # 1 where _ub is the exact largest contribution
+        # The smallest length normalisation of a passage that holds any term (for score bounds).
+        nonempty = self._norm[self.doc_len > 0]
+        self._min_norm = float(nonempty.min()) if len(nonempty) else 0.0
 
     # --- idf ------------------------------------------------------------------------------
 
@@ -152,10 +175,19 @@ class BM25Index:
         """Add one term's contribution into ``out``; returns the passages it touched."""
         lo, hi = self.term_offsets[term], self.term_offsets[term + 1]
         docs = self.post_docs[lo:hi]
-        tf = self.post_tfs[lo:hi].astype(np.float64)
-        k1 = self.params.k1
-        # Same expression, same order as BM25Okapi.get_scores: idf * (tf * (k1 + 1) / (tf + norm)).
-        out[docs] += self.idf[term] * (tf * (k1 + 1) / (tf + self._norm[docs]))
+        # Same operations as BM25Okapi.get_scores, idf * (tf * (k1 + 1) / (tf + norm)), done in
+        # place (a + b and a * b are exactly b + a and b * a, so every value is the same float).
+        values = self.post_tfs[lo:hi].astype(np.float64)
+        denominator = self._norm[docs]
+        denominator += values
+        values *= self.params.k1 + 1
+        values /= denominator
+        values *= self.idf[term]
+        out[docs] += values
+        if self._exact[term] == 0 and len(values) and self.idf[term] > 0:
+            # Scanned anyway: keep the term's exact score bound for later pruned queries.
+            self._ub[term] = values.max()
+            self._exact[term] = 1
         return docs
 
     def score_all(self, query_ids: Sequence[int]) -> np.ndarray:
@@ -181,13 +213,20 @@ class BM25Index:
 
         Ordered by score descending then passage id ascending, which is exactly the order a full
         sort of ``score_all`` gives those passages: scoring only the passages that share a term
-        changes nothing about the ranking.
+        changes nothing about the ranking. With positive idf (always, with lucene idf) the common
+        terms are not scanned at all (MaxScore, see :meth:`_top_pruned`); the result is the same.
         """
         if k <= 0 or self.n_docs == 0:
             return []
         terms = self._known(query_ids)
         if not terms:
             return []
+        if sum(int(self.df[t]) for t in set(terms)) > PRUNE_MIN_POSTINGS and all(self.idf[t] > 0 for t in terms):
+            return self._top_pruned(terms, k)
+        return self._top_exhaustive(terms, k)
+
+    def _top_exhaustive(self, terms: list[int], k: int) -> list[tuple[int, float]]:
+        """Every posting of every term scored into a dense buffer (any idf, even zero or negative)."""
         buffer = self._take_buffer()
         touched: list[np.ndarray] = []
         try:
@@ -202,6 +241,146 @@ class BM25Index:
                     buffer[docs] = 0.0
             self._give_back(buffer)
         return result
+
+    # --- MaxScore -----------------------------------------------------------------------------
+
+    def _upper_bounds(self, terms: list[int]) -> np.ndarray:
+        """Each term's largest possible contribution to a passage's score (idf > 0 here).
+
+        Exact (the largest contribution in its postings) for a term already scanned, and for a
+        short one (computed now: cheap). A long term not scanned yet gets a bound from its
+        largest tf and the shortest passage, which costs one pass over its small tf counts
+        instead of a full scoring pass that pruning would mostly make unnecessary."""
+        ub, exact = self._ub, self._exact
+        k1 = self.params.k1
+        for term in terms:
+            if exact[term]:
+                continue
+            lo, hi = self.term_offsets[term], self.term_offsets[term + 1]
+            if hi - lo <= EXACT_BOUND_POSTINGS:
+                tf = self.post_tfs[lo:hi].astype(np.float64)
+                ub[term] = (self.idf[term] * (tf * (k1 + 1) / (tf + self._norm[self.post_docs[lo:hi]]))).max()
+                exact[term] = 1
+            elif ub[term] < 0:
+                top_tf = float(self.post_tfs[lo:hi].max())
+                ub[term] = self.idf[term] * (top_tf * (k1 + 1) / (top_tf + self._min_norm)) * (1 + _MARGIN)
+        return ub[terms]
+
+    def _contributions(self, terms: list[int], docs: np.ndarray) -> np.ndarray:
+        """Each term's contribution to each of ``docs`` (rows: terms; 0 where absent), by binary
+        search in the terms' postings, one numpy call per term and the rest batched. The same
+        expression as :meth:`_add`, element by element, so a present term's value is identical."""
+        lo = self.term_offsets[terms]
+        pos = np.empty((len(terms), len(docs)), np.int64)
+        for row, term in enumerate(terms):
+            pos[row] = self.post_docs[lo[row] : self.term_offsets[term + 1]].searchsorted(docs)
+        pos += lo[:, None]
+        np.minimum(pos, (self.term_offsets[np.asarray(terms) + 1] - 1)[:, None], out=pos)
+        hit = self.post_docs.take(pos) == docs
+        tf = self.post_tfs.take(pos).astype(np.float64)
+        k1 = self.params.k1
+        values = self.idf[terms][:, None] * (tf * (k1 + 1) / (tf + self._norm[docs]))
+        values[~hit] = 0.0
+        return values
+
+    def _top_pruned(self, terms: list[int], k: int) -> list[tuple[int, float]]:
+        """Exact top k without scanning the terms that cannot change it (MaxScore, term at a time).
+
+        Terms go by their score upper bound, highest (rarest) first. ``theta`` is always a lower
+        bound on the true k-th best score (the k-th best of some k passages' full or partial
+        scores). Once the bounds of the terms not yet read add up to less than ``theta``, a
+        passage holding none of the terms read so far cannot reach the top k, so the remaining
+        (common, long) terms are only looked up, by binary search, for the candidates whose
+        partial score plus the remaining bounds still reaches ``theta``. The survivors are
+        rescored exactly, term by term in query order as :meth:`score_all` adds them, and ranked
+        by score then id. Bounds and partial sums are compared with a relative margin far above
+        rounding error, so rounding never drops a passage.
+        """
+        weight = Counter(terms)  # a repeated word counts once per occurrence (linear, not m * m)
+        distinct = list(weight)
+        ub = self._upper_bounds(distinct) * np.array([weight[t] for t in distinct], dtype=np.float64)
+        order = sorted(range(len(distinct)), key=lambda i: (-ub[i], distinct[i]))
+        plan = [distinct[i] for i in order]
+        weights = np.array([weight[t] for t in plan], dtype=np.float64)
+        m = len(plan)
+        rest = [0.0] * (m + 1)  # rest[i]: the bounds of plan[i:] added up, rounded up
+        for i in range(m - 1, -1, -1):
+            rest[i] = (rest[i + 1] + float(ub[order[i]])) * (1 + _MARGIN)
+        theta = 0.0  # scores are compared with theta * (1 - _MARGIN)
+        buffer = self._take_buffer()
+        touched: list[np.ndarray] = []
+        try:
+            read = 0
+            seeds = 0
+            while read < m and rest[read] >= theta * (1 - _MARGIN):
+                touched.append(self._add_weighted(plan[read], weight[plan[read]], buffer))
+                read += 1
+                if read < m and rest[read] >= theta * (1 - _MARGIN) and seeds < _SEED_ROUNDS:
+                    seeds += 1
+                    theta = max(theta, self._seed_theta(buffer, touched, plan[read:], weights[read:], k))
+            # Candidates: passages read so far whose partial score plus the unread bounds
+            # reaches theta (all of them while theta is 0).
+            floor = theta * (1 - _MARGIN) - rest[read]
+            kept = [docs[buffer[docs] >= floor] if floor > 0 else docs for docs in touched]
+            candidates = kept[0] if len(kept) == 1 else _distinct(np.concatenate(kept))
+            partial = buffer[candidates]
+        finally:
+            if sum(len(docs) for docs in touched) > self.n_docs // 8:
+                buffer.fill(0.0)
+            else:
+                for docs in touched:
+                    buffer[docs] = 0.0
+            self._give_back(buffer)
+        i = read
+        # The unread terms: one at a time (pruning as it goes) while the candidates are many.
+        while i < m and len(candidates) > _BATCH_CANDIDATES:
+            partial = partial + self._contributions([plan[i]], candidates)[0] * weights[i]
+            i += 1
+            if len(partial) > k:  # partial scores bound their full scores from below
+                theta = max(theta, float(np.partition(partial, len(partial) - k)[len(partial) - k]))
+            keep = partial >= theta * (1 - _MARGIN) - rest[i]
+            candidates, partial = candidates[keep], partial[keep]
+        if i < m and len(candidates):
+            partial = partial + (self._contributions(plan[i:], candidates) * weights[i:, None]).sum(axis=0)
+            candidates = candidates[partial >= theta * (1 - _MARGIN)]
+        return self._rank_exact(terms, candidates, k)
+
+    def _add_weighted(self, term: int, weight: int, out: np.ndarray) -> np.ndarray:
+        """Add ``weight`` times one term's contribution into ``out`` (a pruning estimate)."""
+        docs = self._add(term, out)
+        for _ in range(weight - 1):
+            self._add(term, out)
+        return docs
+
+    def _seed_theta(
+        self, buffer: np.ndarray, touched: list[np.ndarray], unread: list[int], weights: np.ndarray, k: int
+    ) -> float:
+        """A lower bound on the k-th best score: the k-th best full score among the passages with
+        the best partial scores so far (0 when fewer than k distinct passages were read)."""
+        pool = touched[0] if len(touched) == 1 else np.concatenate(touched)
+        want = max(_SEED_PER_K * k, _SEED_MIN)
+        if len(pool) > want:
+            pool = pool[np.argpartition(buffer[pool], len(pool) - want)[len(pool) - want:]]
+        if len(touched) > 1:
+            pool = _distinct(pool)
+        if len(pool) < k:
+            return 0.0
+        full = buffer[pool] + (self._contributions(unread, pool) * weights[:, None]).sum(axis=0)
+        return float(np.partition(full, len(full) - k)[len(full) - k])
+
+    def _rank_exact(self, terms: list[int], candidates: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Exact scores of ``candidates`` (added in query order, as :meth:`score_all` does) and the
+        best k of them by score descending, passage id ascending."""
+        if not len(candidates):
+            return []
+        distinct = list(dict.fromkeys(terms))
+        values = self._contributions(distinct, candidates)
+        row = {t: i for i, t in enumerate(distinct)}
+        scores = values[row[terms[0]]]
+        for term in terms[1:]:
+            scores = scores + values[row[term]]
+        ranked = np.lexsort((candidates, -scores))[:k]
+        return [(int(candidates[i]), float(scores[i])) for i in ranked]
 
     def _select(
         self, scores: np.ndarray, terms: list[int], touched: list[np.ndarray], k: int
@@ -238,6 +417,17 @@ class BM25Index:
             candidates, cand_scores = candidates[keep], cand_scores[keep]
         ranked = np.lexsort((candidates, -cand_scores))[:k]
         return [(int(candidates[i]), float(cand_scores[i])) for i in ranked]
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (sort-based: numpy's hashing ``unique`` is slower at these sizes)."""
+    values = np.sort(values)
+    if len(values) < 2:
+        return values
+    keep = np.empty(len(values), dtype=bool)
+    keep[0] = True
+    np.not_equal(values[1:], values[:-1], out=keep[1:])
+    return values[keep]
 
 
 # --- building postings ----------------------------------------------------------------------------
