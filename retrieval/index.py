@@ -2,7 +2,7 @@
 
 The scoring is rank-bm25's ``BM25Okapi`` (same k1, b, tf saturation, length normalisation, the
 same floating-point operations in the same order, and with ``idf="okapi"`` the same idf with its
-epsilon floor); ``tests/test_index.py`` proves the scores are *equal* to
+epsilon floor); ``tests/retrieval/test_index.py`` proves the scores are *equal* to
 ``BM25Okapi.get_scores`` on random corpora, and that ``top`` ranks exactly as a full sort of every
 passage's score does. ``BM25Okapi``'s idf is zero for a term in exactly half the passages and
 floored above that, which on a small folder silently drops the question's words, so the default
@@ -24,7 +24,7 @@ How a query runs (see benchmarks/speed.py for the figures):
   The terms left, usually the common ones with most of the postings, are never scanned: they are
   looked up by binary search for the candidates that can still reach that bound. The few
   survivors are rescored exactly, term by term in query order, so ids, scores and ties equal
-  exhaustive scoring (``tests/test_maxscore.py`` checks this on many random corpora);
+  exhaustive scoring (``tests/retrieval/test_maxscore.py`` checks this on many random corpora);
 * the buffer is reused (one per concurrent query, from a small free list) and cleared by
   writing zeros back where postings touched it, so a query allocates nothing of corpus size.
 """
