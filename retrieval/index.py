@@ -296,16 +296,9 @@ class BM25Index:
         by score then id. Bounds and partial sums are compared with a relative margin far above
         rounding error, so rounding never drops a passage.
         """
-        weight = Counter(terms)  # a repeated word counts once per occurrence (linear, not m * m)
-        distinct = list(weight)
-        ub = self._upper_bounds(distinct) * np.array([weight[t] for t in distinct], dtype=np.float64)
-        order = sorted(range(len(distinct)), key=lambda i: (-ub[i], distinct[i]))
-        plan = [distinct[i] for i in order]
-        weights = np.array([weight[t] for t in plan], dtype=np.float64)
+        plan, weights, rest = self._plan(terms)
+        weight = dict(zip(plan, (int(w) for w in weights)))
         m = len(plan)
-        rest = [0.0] * (m + 1)  # rest[i]: the bounds of plan[i:] added up, rounded up
-        for i in range(m - 1, -1, -1):
-            rest[i] = (rest[i + 1] + float(ub[order[i]])) * (1 + _MARGIN)
         theta = 0.0  # scores are compared with theta * (1 - _MARGIN)
         buffer = self._take_buffer()
         touched: list[np.ndarray] = []
@@ -344,6 +337,19 @@ class BM25Index:
             partial = partial + (self._contributions(plan[i:], candidates) * weights[i:, None]).sum(axis=0)
             candidates = candidates[partial >= theta * (1 - _MARGIN)]
         return self._rank_exact(terms, candidates, k)
+
+    def _plan(self, terms: list[int]) -> tuple[list[int], np.ndarray, list[float]]:
+        """The distinct terms by score bound, highest first; how often the question repeats each;
+        and ``rest[i]``, the bounds of ``plan[i:]`` added up, rounded up."""
+        weight = Counter(terms)  # a repeated word counts once per occurrence (linear, not m * m)
+        distinct = list(weight)
+        ub = self._upper_bounds(distinct) * np.array([weight[t] for t in distinct], dtype=np.float64)
+        order = sorted(range(len(distinct)), key=lambda i: (-ub[i], distinct[i]))
+        plan = [distinct[i] for i in order]
+        rest = [0.0] * (len(plan) + 1)
+        for i in range(len(plan) - 1, -1, -1):
+            rest[i] = (rest[i + 1] + float(ub[order[i]])) * (1 + _MARGIN)
+        return plan, np.array([weight[t] for t in plan], dtype=np.float64), rest
 
     def _add_weighted(self, term: int, weight: int, out: np.ndarray) -> np.ndarray:
         """Add ``weight`` times one term's contribution into ``out`` (a pruning estimate)."""
