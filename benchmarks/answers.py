@@ -19,10 +19,10 @@ from pathlib import Path
 
 from benchmarks import devset
 from benchmarks.qa_sets import QA, SETS, pool_for
-from retrieval import Library
-from retrieval.answer import assess
-from retrieval.library import QuestionError
-from retrieval.ranker import default_model
+from citebot.retrieval import Library
+from citebot.retrieval.answer import assess
+from citebot.retrieval.library import QuestionError
+from citebot.retrieval.ranker import default_model
 
 
 def evaluate(library: Library, folder: Path, rows: list[QA]) -> dict[str, dict[str, float]]:

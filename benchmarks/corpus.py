@@ -24,9 +24,9 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from retrieval.analyzer import STOPWORDS, tokenize, words
-from retrieval.loader import SkipFile, decode, parse_article, scan
-from retrieval.passages import passage_spans
+from citebot.retrieval.analyzer import STOPWORDS, tokenize, words
+from citebot.retrieval.loader import SkipFile, decode, parse_article, scan
+from citebot.retrieval.passages import passage_spans
 
 MANIFEST = ".corpus.json"
 # Files about a data set rather than articles of it (top level of the source folder only).

@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 from benchmarks.common import SHARED, combined_folder
-from retrieval import Library
-from retrieval.analyzer import sentence_spans, tokenize
-from retrieval.loader import decode
+from citebot.retrieval import Library
+from citebot.retrieval.analyzer import sentence_spans, tokenize
+from citebot.retrieval.loader import decode
 
 
 def gold_ok(gold: list[str], answer: str, citations: list[dict], folder: Path) -> bool:

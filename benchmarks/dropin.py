@@ -28,8 +28,8 @@ from pathlib import Path
 
 from benchmarks.common import BBC, ROOT, combined_folder
 from benchmarks.metrics import percentile
-from retrieval import Library
-from retrieval.watch import FolderWatcher
+from citebot.retrieval import Library
+from citebot.retrieval.watch import FolderWatcher
 
 POLL_S = 0.01
 TIMEOUT_S = 30.0

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from benchmarks.common import BBC, ROOT
-from retrieval import Library
-from retrieval.analyzer import normalize
-from retrieval.followup import Turn, resolve
+from citebot.retrieval import Library
+from citebot.retrieval.analyzer import normalize
+from citebot.retrieval.followup import Turn, resolve
 
 FIXTURES = ROOT / "tests" / "fixtures"
 CONVERSATIONS = FIXTURES / "followup" / "conversations.json"

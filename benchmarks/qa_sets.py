@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.common import BBC, SHARED
-from retrieval.passages import paragraph_spans
+from citebot.retrieval.passages import paragraph_spans
 
 DATA = SHARED / "data"
 NEWS_DEV = SHARED / "eval" / "news-dev.jsonl"
@@ -55,7 +55,7 @@ def write_squad_article(number: int, article: dict, folder: Path, tag: str = "SQ
 
 def pool_for(library, question: str):
     """``library.candidate_pool(question)``, None for a question ``ask`` would refuse."""
-    from retrieval.library import QuestionError
+    from citebot.retrieval.library import QuestionError
 
     try:
         return library.candidate_pool(question)

@@ -114,11 +114,11 @@ from typing import Callable, Iterable
 from benchmarks import devset, metrics
 from benchmarks.common import ROOT, SHARED, combined_folder
 from benchmarks.qa_sets import write_squad_article
-from retrieval import Library
-from retrieval.analyzer import STOPWORDS, sentence_spans, tokenize, words
-from retrieval.answer import sentence_scores
-from retrieval.index import BM25Params
-from retrieval.library import QuestionError
+from citebot.retrieval import Library
+from citebot.retrieval.analyzer import STOPWORDS, sentence_spans, tokenize, words
+from citebot.retrieval.answer import sentence_scores
+from citebot.retrieval.index import BM25Params
+from citebot.retrieval.library import QuestionError
 
 DATA = SHARED / "data"
 DEFAULT_JSON = ROOT / "benchmarks" / "results" / "quality.json"

@@ -130,8 +130,8 @@ def version(package: str) -> str | None:
 
 
 def _analyse_files(job: tuple[str, list[str]]):
-    from retrieval.build import analyse_batch
-    from retrieval.loader import SkipFile, parse_article, read_bytes
+    from citebot.retrieval.build import analyse_batch
+    from citebot.retrieval.loader import SkipFile, parse_article, read_bytes
 
     folder, paths = Path(job[0]), job[1]
     items = []
@@ -151,8 +151,8 @@ def prepare_tokens(folder: Path, out: Path) -> dict[str, Any]:
 
     import numpy as np
 
-    from retrieval.analyzer import ANALYZER_VERSION
-    from retrieval.loader import scan
+    from citebot.retrieval.analyzer import ANALYZER_VERSION
+    from citebot.retrieval.loader import scan
 
     manifest = json.loads((folder / ".corpus.json").read_text())
     key = {"fingerprint": manifest["fingerprint"], "analyzer": ANALYZER_VERSION}
@@ -209,7 +209,7 @@ def load_token_lists(tokens_dir: Path) -> list[list[str]]:
 
 
 def worker_citebot_cold(job: dict[str, Any]) -> dict[str, Any]:
-    from retrieval import Library
+    from citebot.retrieval import Library
 
     folder, cache_dir = Path(job["folder"]), Path(job["cache_dir"])
     remove_drops(folder)
@@ -230,7 +230,7 @@ def worker_citebot_cold(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def worker_citebot_warm(job: dict[str, Any]) -> dict[str, Any]:
-    from retrieval import Library
+    from citebot.retrieval import Library
 
     folder, cache_dir = Path(job["folder"]), Path(job["cache_dir"])
     remove_drops(folder)
@@ -314,7 +314,7 @@ def worker_rank_bm25(job: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
     from rank_bm25 import BM25Okapi
 
-    from retrieval.analyzer import tokenize
+    from citebot.retrieval.analyzer import tokenize
 
     corpus = load_token_lists(Path(job["tokens_dir"]))
     input_rss = rss_mb()
@@ -349,7 +349,7 @@ def worker_rank_bm25(job: dict[str, Any]) -> dict[str, Any]:
 def worker_bm25s(job: dict[str, Any]) -> dict[str, Any]:
     import bm25s
 
-    from retrieval.analyzer import tokenize
+    from citebot.retrieval.analyzer import tokenize
 
     corpus = load_token_lists(Path(job["tokens_dir"]))
     input_rss = rss_mb()

@@ -25,10 +25,10 @@ import numpy as np
 
 from benchmarks.common import ROOT
 from benchmarks.qa_sets import QA, SETS, pool_for
-from retrieval import Library
-from retrieval.answer import decide, partner, rank
-from retrieval.candidates import FEATURES, Pool
-from retrieval.ranker import ANSWER_EXTRAS, MODEL_FILE, AnswerModel, Linear
+from citebot.retrieval import Library
+from citebot.retrieval.answer import decide, partner, rank
+from citebot.retrieval.candidates import FEATURES, Pool
+from citebot.retrieval.ranker import ANSWER_EXTRAS, MODEL_FILE, AnswerModel, Linear
 
 OUT = ROOT / "retrieval" / "data" / MODEL_FILE
 ANSWER_FEATURES = FEATURES + ANSWER_EXTRAS

@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from retrieval.loader import parse_article, parse_html
+from citebot.retrieval.loader import parse_article, parse_html
 
 PAGES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "pages"
 

@@ -11,7 +11,7 @@ if sys.version_info < (3, 11):
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from bot.client import create_bot
+    from citebot.bot.client import create_bot
 
 __all__ = ["create_bot"]
 
@@ -19,7 +19,7 @@ __all__ = ["create_bot"]
 def __getattr__(name: str) -> Any:
     # `citebot ask` must not pay for importing discord; only the bot needs it.
     if name == "create_bot":
-        from bot.client import create_bot
+        from citebot.bot.client import create_bot
 
         return create_bot
     raise AttributeError(name)

@@ -15,11 +15,11 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, TextIO
 
-from bot.compose import EXIT_OK, UsageError, exit_status, folder_watcher, open_library
-from bot.format import answer_json, answer_text, error_json, hits_json, hits_text
-from bot.terminal import LineEditing, ProgressBar, for_terminal, is_terminal, output_width, plural, use_colour
-from retrieval.errors import UserError
-from retrieval.sources import with_sources
+from citebot.bot.compose import EXIT_OK, UsageError, exit_status, folder_watcher, open_library
+from citebot.bot.format import answer_json, answer_text, error_json, hits_json, hits_text
+from citebot.bot.terminal import LineEditing, ProgressBar, for_terminal, is_terminal, output_width, plural, use_colour
+from citebot.retrieval.errors import UserError
+from citebot.retrieval.sources import with_sources
 
 log = logging.getLogger("citebot")
 
@@ -48,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="{ask,search,index,run,report}")
     sub.required = True
 
-    from config.settings import user_config_file
+    from citebot.config.settings import user_config_file
 
     def config(p: argparse.ArgumentParser) -> None:
         p.add_argument("--config", type=_folder, metavar="FILE",
@@ -115,7 +115,7 @@ def _settings(args: argparse.Namespace):
     does not restart on 2, since restarting cannot fix a setting)."""
     from pydantic import ValidationError
 
-    from config import SettingsLoadError, load_settings
+    from citebot.config import SettingsLoadError, load_settings
 
     overrides: dict[str, Any] = {
         "articles_dir": getattr(args, "articles", None),
@@ -223,7 +223,7 @@ def _no_articles_note(library, folder: Path) -> str | None:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from retrieval import QuestionError
+    from citebot.retrieval import QuestionError
 
     settings = _settings(args)
     question = " ".join(args.question)
@@ -281,8 +281,8 @@ def _interactive(library, settings, as_json: bool) -> int:
     is he?"); ``/new`` starts a new conversation."""
     import dataclasses
 
-    from retrieval import QuestionError
-    from retrieval.followup import Turn, resolve
+    from citebot.retrieval import QuestionError
+    from citebot.retrieval.followup import Turn, resolve
 
     stats = library.stats()
     print(f"citebot: {plural(stats.articles, 'article')}, {plural(stats.passages, 'passage')} "
@@ -376,14 +376,14 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    from bot.runner import run_bot
+    from citebot.bot.runner import run_bot
 
     return run_bot(settings, sync_global=args.sync_global)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     """The record's gaps, most frequent first; never creates a record file."""
-    from bot.record import Record, RecordUnavailable, gaps_json, gaps_text
+    from citebot.bot.record import Record, RecordUnavailable, gaps_json, gaps_text
 
     settings = _settings(args)
     path = settings.record_file

@@ -17,18 +17,18 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord.ext import commands
 
-from bot.checks import AskingTooFast, ChannelNotAllowed, Cooldowns, NotAdmin
-from bot.cogs import respond
-from bot.compose import folder_watcher, open_library
-from bot.feedback import FeedbackView
-from bot.render import EXAMPLE
-from bot.servers import ServerSettings
-from bot.services import OffLoop, Records, Services
-from retrieval.errors import UserError
+from citebot.bot.checks import AskingTooFast, ChannelNotAllowed, Cooldowns, NotAdmin
+from citebot.bot.cogs import respond
+from citebot.bot.compose import folder_watcher, open_library
+from citebot.bot.feedback import FeedbackView
+from citebot.bot.render import EXAMPLE
+from citebot.bot.servers import ServerSettings
+from citebot.bot.services import OffLoop, Records, Services
+from citebot.retrieval.errors import UserError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from config import Settings
-    from retrieval import Library
+    from citebot.config import Settings
+    from citebot.retrieval import Library
 
     _BotBase = commands.Bot  # what the mixin is mixed into, for the type checker only
 else:
@@ -37,7 +37,7 @@ else:
 log = logging.getLogger("citebot.discord")
 
 # The cog extensions ``setup_hook`` loads (each module's ``setup(bot)`` adds its cog).
-EXTENSIONS = ("bot.cogs.ask", "bot.cogs.admin")
+EXTENSIONS = ("citebot.bot.cogs.ask", "citebot.bot.cogs.admin")
 
 NOT_ADMIN = "Sorry, only server admins (Manage Server, or a configured admin role) can use this command."
 NOT_ADMIN_DM = "Admin commands only work inside a server, for members with Manage Server or an admin role."

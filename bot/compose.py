@@ -11,12 +11,12 @@ import logging
 import os
 from typing import TYPE_CHECKING, Callable
 
-from retrieval.errors import UserError
+from citebot.retrieval.errors import UserError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from config import Settings
-    from retrieval import Library
-    from retrieval.watch import FolderWatcher
+    from citebot.config import Settings
+    from citebot.retrieval import Library
+    from citebot.retrieval.watch import FolderWatcher
 
 log = logging.getLogger("citebot")
 
@@ -44,7 +44,7 @@ def open_library(settings: "Settings", progress: Callable[[str, int, int], None]
 
     A missing folder or a broken install raises a ``UserError`` (``FolderError``, ``ModelError``).
     """
-    from retrieval import Library
+    from citebot.retrieval import Library
 
     if settings.tokenize_workers is not None:
         # The engine reads its worker count from the environment (retrieval.build.tokenize_workers);
@@ -70,6 +70,6 @@ def folder_watcher(library: "Library", settings: "Settings") -> "FolderWatcher |
     ``settings.watch`` is off. Raises ImportError when watchfiles is missing."""
     if not settings.watch:
         return None
-    from retrieval.watch import FolderWatcher
+    from citebot.retrieval.watch import FolderWatcher
 
     return FolderWatcher(library, debounce_ms=settings.watch_debounce_ms, stable_ms=settings.watch_stable_ms)

@@ -13,7 +13,7 @@ from typing import Any
 
 import discord
 
-from retrieval.followup import Turn
+from citebot.retrieval.followup import Turn
 
 _QUOTE_MARKS = re.compile(r"^> |\*\*\[\d+\]\*\*|[“”]")
 _READ_WITH = re.compile(r"follow-up to “(.*?)”(?: · about (.*))?$")

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.render import DESCRIPTION_MAX, clip
+from citebot.bot.render import DESCRIPTION_MAX, clip
 
 if TYPE_CHECKING:  # pragma: no cover
-    from retrieval import Library
+    from citebot.retrieval import Library
 
-    from bot.services import OffLoop, Records
+    from citebot.bot.services import OffLoop, Records
 
 NO_MENTIONS = discord.AllowedMentions.none()
 UP, DOWN, MORE = "citebot:vote:up", "citebot:vote:down", "citebot:more"

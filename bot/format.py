@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from retrieval.models import Answer, Citation, Hit, page_of, where
+from citebot.retrieval.models import Answer, Citation, Hit, page_of, where
 
 
 def citation_json(c: Citation) -> dict[str, Any]:

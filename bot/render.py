@@ -14,7 +14,7 @@ from typing import Iterable, Sequence
 
 import discord
 
-from retrieval.models import Answer, Citation, IndexStats
+from citebot.retrieval.models import Answer, Citation, IndexStats
 
 CONTENT_MAX = 2000
 TITLE_MAX = 256

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot.compose import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, UsageError, exit_status
-from retrieval.errors import UserError
+from citebot.bot.compose import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, UsageError, exit_status
+from citebot.retrieval.errors import UserError
 
 if TYPE_CHECKING:  # pragma: no cover
     from discord.ext import commands
 
-    from config import Settings
+    from citebot.config import Settings
 
 log = logging.getLogger("citebot.discord")
 NO_TOKEN = ("no Discord token: set DISCORD_TOKEN (or CITEBOT_DISCORD__TOKEN) in the environment "
@@ -80,7 +80,7 @@ def run_bot(settings: "Settings", *, sync_global: bool = False) -> int:
         return _failed(UsageError(NO_TOKEN))
     redactor = _install_redaction(token)
     try:
-        from bot.client import create_bot
+        from citebot.bot.client import create_bot
 
         try:
             bot = create_bot(settings, sync_global=sync_global)

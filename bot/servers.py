@@ -10,8 +10,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.checks import Cooldowns
-from config import DiscordSettings
+from citebot.bot.checks import Cooldowns
+from citebot.config import DiscordSettings
 
 # What a server can change (the rest: token, prefix, intents, shards, sizes, stay global).
 SERVER_KEYS = ("allowed_channel_ids", "help_desk_channel_ids", "thread_mode", "admin_role_ids",

@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
-from bot.record import Record, RecordUnavailable
+from citebot.bot.record import Record, RecordUnavailable
 
 if TYPE_CHECKING:  # pragma: no cover
     import discord
 
-    from bot.servers import ServerSettings
-    from config import Settings
-    from retrieval import Library
+    from citebot.bot.servers import ServerSettings
+    from citebot.config import Settings
+    from citebot.retrieval import Library
 
 log = logging.getLogger("citebot.discord")
 

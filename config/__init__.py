@@ -1,4 +1,4 @@
 """Settings for citebot: defaults in settings.toml, then .env, then CITEBOT_* env vars, then flags."""
-from config.settings import DiscordSettings, Settings, SettingsLoadError, load_settings
+from citebot.config.settings import DiscordSettings, Settings, SettingsLoadError, load_settings
 
 __all__ = ["DiscordSettings", "Settings", "SettingsLoadError", "load_settings"]

@@ -17,12 +17,12 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from retrieval.analyzer import sentence_spans
-from retrieval.candidates import FEATURES, Candidate, Pool, Standalone, Surroundings, collect, sentence_features
-from retrieval.match import Question, Scorer
-from retrieval.models import Answer, Citation, Hit
-from retrieval.question import Expect, type_match
-from retrieval.ranker import AnswerModel, Linear, default_model
+from citebot.retrieval.analyzer import sentence_spans
+from citebot.retrieval.candidates import FEATURES, Candidate, Pool, Standalone, Surroundings, collect, sentence_features
+from citebot.retrieval.match import Question, Scorer
+from citebot.retrieval.models import Answer, Citation, Hit
+from citebot.retrieval.question import Expect, type_match
+from citebot.retrieval.ranker import AnswerModel, Linear, default_model
 
 MAX_QUOTE_CHARS = 600
 SOLE_MARGIN = 10.0  # the ranker margin of a lone candidate: nothing else came close

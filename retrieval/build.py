@@ -23,11 +23,11 @@ from typing import Sequence
 
 import numpy as np
 
-from retrieval.analyzer import tokenize
-from retrieval.docs import Doc, doc_of
-from retrieval.models import Article
-from retrieval.passages import passage_spans
-from retrieval.vocabulary import Vocabulary
+from citebot.retrieval.analyzer import tokenize
+from citebot.retrieval.docs import Doc, doc_of
+from citebot.retrieval.models import Article
+from citebot.retrieval.passages import passage_spans
+from citebot.retrieval.vocabulary import Vocabulary
 
 log = logging.getLogger(__name__)
 

@@ -50,10 +50,10 @@ from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 
-from retrieval.analyzer import ANALYZER_VERSION
-from retrieval.errors import CitebotError
-from retrieval.index import BM25Params
-from retrieval.models import Skipped
+from citebot.retrieval.analyzer import ANALYZER_VERSION
+from citebot.retrieval.errors import CitebotError
+from citebot.retrieval.index import BM25Params
+from citebot.retrieval.models import Skipped
 
 log = logging.getLogger(__name__)
 

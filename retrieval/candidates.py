@@ -14,10 +14,10 @@ from typing import Container, Protocol, Sequence
 
 import numpy as np
 
-from retrieval.analyzer import tokenize
-from retrieval.match import Question, Scorer, Sentence, analyse, article_terms, opening, proximity
-from retrieval.models import Hit
-from retrieval.question import Expect, new_capitalised, type_match
+from citebot.retrieval.analyzer import tokenize
+from citebot.retrieval.match import Question, Scorer, Sentence, analyse, article_terms, opening, proximity
+from citebot.retrieval.models import Hit
+from citebot.retrieval.question import Expect, new_capitalised, type_match
 
 CANDIDATE_PASSAGES = 10  # passages whose sentences are candidates
 CONTINUED_PASSAGES = 3  # best passages whose following paragraph's first sentence is a candidate

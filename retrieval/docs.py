@@ -11,8 +11,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from retrieval.loader import clean_url
-from retrieval.models import Article
+from citebot.retrieval.loader import clean_url
+from citebot.retrieval.models import Article
 
 
 @dataclass(frozen=True, slots=True, eq=False)

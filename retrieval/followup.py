@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from retrieval.analyzer import STOPWORDS, normalize
+from citebot.retrieval.analyzer import STOPWORDS, normalize
 
 # Words that point back at something said before.
 PRONOUNS = frozenset(

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from typing import Callable
 from xml.etree import ElementTree
 
-from retrieval.errors import UserError
+from citebot.retrieval.errors import UserError
 
 MAX_PDF_PAGES = 2_000
 MAX_TEXT_CHARS = 20_000_000  # extracted text of one file (pages, chapters, entries together)

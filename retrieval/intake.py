@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from retrieval.errors import UserError
-from retrieval.loader import ARTICLE_SUFFIXES, SkipFile, forget_parsed, is_ignored_name, parse_and_remember
+from citebot.retrieval.errors import UserError
+from citebot.retrieval.loader import ARTICLE_SUFFIXES, SkipFile, forget_parsed, is_ignored_name, parse_and_remember
 
 if TYPE_CHECKING:  # pragma: no cover
-    from retrieval.library import Library
+    from citebot.retrieval.library import Library
 
 ALLOWED_SUFFIXES = tuple(sorted(ARTICLE_SUFFIXES))  # what the loader reads
 MAX_NAME_BYTES = 200  # leaves room for the temp-name decoration under the usual 255-byte limit

@@ -19,21 +19,21 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from retrieval import cache
-from retrieval.analyzer import tokenize
-from retrieval.answer import candidate_pool, choose_answer
-from retrieval.candidates import CANDIDATE_PASSAGES, Pool
-from retrieval.match import forget_texts
-from retrieval.ranker import AnswerModel, default_model
-from retrieval.build import Handle, Indexer, make_doc
-from retrieval.docs import Doc, content_hash
-from retrieval.snapshot import Snapshot, build_snapshot
-from retrieval.errors import UserError
-from retrieval.index import BM25Params
-from retrieval.loader import (DEFAULT_MAX_BYTES, FileInfo, SkipFile, file_of, has_article_suffix, is_ignored_name,
+from citebot.retrieval import cache
+from citebot.retrieval.analyzer import tokenize
+from citebot.retrieval.answer import candidate_pool, choose_answer
+from citebot.retrieval.candidates import CANDIDATE_PASSAGES, Pool
+from citebot.retrieval.match import forget_texts
+from citebot.retrieval.ranker import AnswerModel, default_model
+from citebot.retrieval.build import Handle, Indexer, make_doc
+from citebot.retrieval.docs import Doc, content_hash
+from citebot.retrieval.snapshot import Snapshot, build_snapshot
+from citebot.retrieval.errors import UserError
+from citebot.retrieval.index import BM25Params
+from citebot.retrieval.loader import (DEFAULT_MAX_BYTES, FileInfo, SkipFile, file_of, has_article_suffix, is_ignored_name,
                               is_valid_utf8, parse_articles, read_bytes, scan, unsupported_reason)
-from retrieval.models import Answer, Hit, IndexStats, Skipped
-from retrieval.sources import with_sources
+from citebot.retrieval.models import Answer, Hit, IndexStats, Skipped
+from citebot.retrieval.sources import with_sources
 
 log = logging.getLogger(__name__)
 

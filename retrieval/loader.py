@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Callable, Iterator
 from urllib.parse import urlsplit
 
-from retrieval import formats, webpage
-from retrieval.models import Article, Skipped
+from citebot.retrieval import formats, webpage
+from citebot.retrieval.models import Article, Skipped
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable, Container, Sequence
 
-from retrieval.analyzer import iter_sentence_spans, sentence_spans, tokenize, words
-from retrieval.question import Expect, expected_type, forget_sentences
-from retrieval.synonyms import Synonyms, related, synonyms
+from citebot.retrieval.analyzer import iter_sentence_spans, sentence_spans, tokenize, words
+from citebot.retrieval.question import Expect, expected_type, forget_sentences
+from citebot.retrieval.synonyms import Synonyms, related, synonyms
 
 NAME_BOOST = 0.5  # extra weight for terms the question capitalises (names, places)
 SYNONYM_SHARE = 0.5  # a question term's synonym counts for this share of the term's weight

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from retrieval.analyzer import iter_sentence_spans, trimmed_spans
+from citebot.retrieval.analyzer import iter_sentence_spans, trimmed_spans
 
 MAX_PASSAGE_CHARS = 1500
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")

@@ -9,7 +9,7 @@ import re
 from enum import Enum
 from functools import lru_cache
 
-from retrieval.analyzer import normalize
+from citebot.retrieval.analyzer import normalize
 
 
 class Expect(str, Enum):

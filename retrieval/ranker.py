@@ -24,7 +24,7 @@ from importlib import resources
 
 import numpy as np
 
-from retrieval.errors import UserError
+from citebot.retrieval.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -104,10 +104,10 @@ class ModelError(UserError, RuntimeError):
 def default_model() -> AnswerModel:
     """The shipped model, read and checked once (``Library`` asks for it when it opens, so a
     broken install shows at start, not at the first question)."""
-    from retrieval.candidates import FEATURES
+    from citebot.retrieval.candidates import FEATURES
 
     try:
-        text = resources.files("retrieval").joinpath("data", MODEL_FILE).read_text(encoding="utf-8")
+        text = resources.files("citebot.retrieval").joinpath("data", MODEL_FILE).read_text(encoding="utf-8")
         return AnswerModel.from_json(json.loads(text), FEATURES)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ModelError(f"the answer model retrieval/data/{MODEL_FILE} is missing or damaged ({exc}); "

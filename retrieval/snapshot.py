@@ -28,12 +28,12 @@ from typing import Mapping, NamedTuple, Sequence
 
 import numpy as np
 
-from retrieval import cache
-from retrieval.build import Analysis, Handle
-from retrieval.docs import Doc, LazyText
-from retrieval.index import BM25Index, BM25Params, Postings, build_postings, merge_postings
-from retrieval.models import Article, Passage, Skipped
-from retrieval.vocabulary import Terms, Vocabulary
+from citebot.retrieval import cache
+from citebot.retrieval.build import Analysis, Handle
+from citebot.retrieval.docs import Doc, LazyText
+from citebot.retrieval.index import BM25Index, BM25Params, Postings, build_postings, merge_postings
+from citebot.retrieval.models import Article, Passage, Skipped
+from citebot.retrieval.vocabulary import Terms, Vocabulary
 
 # A refresh merges postings when the changed passages hold at most this share of all tokens.
 MERGE_SHARE = 0.25

@@ -11,10 +11,10 @@ import dataclasses
 from bisect import bisect_left
 from typing import TYPE_CHECKING
 
-from retrieval.models import Answer, Citation
+from citebot.retrieval.models import Answer, Citation
 
 if TYPE_CHECKING:  # pragma: no cover
-    from retrieval.snapshot import Snapshot
+    from citebot.retrieval.snapshot import Snapshot
 
 
 def _article_meta(snapshot: "Snapshot", path: str) -> dict[str, str]:

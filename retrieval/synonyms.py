@@ -29,7 +29,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterator, NamedTuple
 
-from retrieval.analyzer import tokenize
+from citebot.retrieval.analyzer import tokenize
 
 log = logging.getLogger(__name__)
 

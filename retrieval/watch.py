@@ -36,10 +36,10 @@ from typing import TYPE_CHECKING, Callable
 
 import watchfiles
 
-from retrieval.loader import is_ignored_name
+from citebot.retrieval.loader import is_ignored_name
 
 if TYPE_CHECKING:  # pragma: no cover
-    from retrieval.library import Library, RefreshResult
+    from citebot.retrieval.library import Library, RefreshResult
 
 log = logging.getLogger(__name__)
 

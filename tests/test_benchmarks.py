@@ -8,8 +8,8 @@ import pytest
 
 from benchmarks import metrics
 from benchmarks.corpus import build_corpus, copy_token, parse_scale, read_source, sample_questions, with_token
-from retrieval import Library
-from retrieval.analyzer import tokenize
+from citebot.retrieval import Library
+from citebot.retrieval.analyzer import tokenize
 
 # --- metrics -------------------------------------------------------------------------------------
 

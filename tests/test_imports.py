@@ -14,7 +14,8 @@ PACKAGES = ("retrieval", "bot", "config")
 
 
 def module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    """The installed name: the top-level folders are packages under ``citebot`` (pyproject.toml)."""
+    parts = ["citebot", *path.relative_to(ROOT).with_suffix("").parts]
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
@@ -71,9 +72,9 @@ def test_the_checker_finds_a_cycle() -> None:
 
 def test_no_import_cycle_in_the_project() -> None:
     modules = project_modules()
-    assert {"retrieval.library", "retrieval.snapshot", "bot.cli", "config.settings"} <= set(modules)
+    assert {"citebot.retrieval.library", "citebot.retrieval.snapshot", "citebot.bot.cli", "citebot.config.settings"} <= set(modules)
     known = set(modules)
     graph = {name: imported(name, path, known) for name, path in modules.items()}
-    assert graph["retrieval.library"] >= {"retrieval.snapshot", "retrieval.cache"}
-    assert graph["bot.cogs.ask"] >= {"bot.services"} and "bot.client" not in graph["bot.cogs.ask"]
+    assert graph["citebot.retrieval.library"] >= {"citebot.retrieval.snapshot", "citebot.retrieval.cache"}
+    assert graph["citebot.bot.cogs.ask"] >= {"citebot.bot.services"} and "citebot.bot.client" not in graph["citebot.bot.cogs.ask"]
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph) or [])

@@ -29,13 +29,13 @@ def test_using_the_engine_never_loads_discord_or_config(tmp_path: Path) -> None:
     result = fresh(
         f"""
         import json, sys
-        import retrieval
-        from retrieval import Library
+        from citebot.retrieval import Library
         library = Library.open({str(ROOT / "seeds")!r}, cache_dir={str(tmp_path / "cache")!r})
         answer = library.ask("Where might the second summit be held?")
         library.search("summit", 3)
         Library.open({str(ROOT / "seeds")!r}, cache_dir={str(tmp_path / "cache")!r})  # from the cache
-        loaded = sorted({{name.split(".")[0] for name in sys.modules}})
+        parts = [name.split(".") for name in sys.modules]
+        loaded = sorted({{p[1] if p[0] == "citebot" and len(p) > 1 else p[0] for p in parts}})
         print(json.dumps({{"found": answer.found, "loaded": loaded}}))
         """,
         tmp_path,
@@ -58,11 +58,11 @@ def test_cli_paths_other_than_run_do_not_import_discord(tmp_path: Path) -> None:
     result = fresh(
         f"""
         import contextlib, io, json, sys
-        import bot.cli
+        from citebot.bot import cli
         runs = []
         for argv in {CLI_RUNS!r}:
             with contextlib.redirect_stdout(io.StringIO()) as out:
-                code = bot.cli.main(argv)
+                code = cli.main(argv)
             runs.append({{"code": code, "discord": "discord" in sys.modules, "out": bool(out.getvalue())}})
         print(json.dumps({{"runs": runs}}))
         """,
@@ -71,14 +71,22 @@ def test_cli_paths_other_than_run_do_not_import_discord(tmp_path: Path) -> None:
     assert result["runs"] == [{"code": 0, "discord": False, "out": True}] * len(CLI_RUNS)
 
 
+def component(module: str) -> str:
+    """The part of the project (or the outside package) a module belongs to: "citebot.bot.cli" -> "bot"."""
+    parts = module.split(".")
+    return parts[1] if parts[0] == "citebot" and len(parts) > 1 else parts[0]
+
+
 def imports_of(path: Path) -> set[str]:
     tree = ast.parse(path.read_text("utf-8"), filename=str(path))
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
+            names.update(component(alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module == "citebot" and node.level == 0:
+            names.update(alias.name for alias in node.names)  # from citebot import config
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module.split(".")[0])
+            names.add(component(node.module))
     return names
 
 

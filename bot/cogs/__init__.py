@@ -4,7 +4,7 @@ from __future__ import annotations
 import discord
 from discord.ext import commands
 
-from bot.render import Reply, fit_content
+from citebot.bot.render import Reply, fit_content
 
 NO_MENTIONS = discord.AllowedMentions.none()
 

@@ -14,17 +14,17 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.checks import NotAdmin, is_admin
-from bot.cogs import respond
-from bot.render import CONTENT_MAX, added_text, clip, refresh_text, stats_text
-from bot.servers import SERVER_KEYS, ServerSettings, SettingsError
-from bot.services import OffLoop, Records, services_of
-from retrieval.errors import UserError
-from retrieval.intake import ALLOWED_SUFFIXES, add_article, clean_name
+from citebot.bot.checks import NotAdmin, is_admin
+from citebot.bot.cogs import respond
+from citebot.bot.render import CONTENT_MAX, added_text, clip, refresh_text, stats_text
+from citebot.bot.servers import SERVER_KEYS, ServerSettings, SettingsError
+from citebot.bot.services import OffLoop, Records, services_of
+from citebot.retrieval.errors import UserError
+from citebot.retrieval.intake import ALLOWED_SUFFIXES, add_article, clean_name
 
 if TYPE_CHECKING:  # pragma: no cover
-    from config import Settings
-    from retrieval import Library
+    from citebot.config import Settings
+    from citebot.retrieval import Library
 
 
 class AdminCog(commands.Cog, name="Admin"):

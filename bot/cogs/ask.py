@@ -19,20 +19,20 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.checks import AskingTooFast, ChannelNotAllowed, channel_allowed
-from bot.cogs import embeds_allowed, respond, send_in
-from bot.conversations import followup_note, is_bot_thread, previous_turn, replied_turn
-from bot.render import EXAMPLE, clip, help_text, render_answer, render_help
-from bot.services import OffLoop, Records, services_of
-from retrieval import clean_question
-from retrieval.followup import Resolution, resolve
-from retrieval.sources import with_sources
+from citebot.bot.checks import AskingTooFast, ChannelNotAllowed, channel_allowed
+from citebot.bot.cogs import embeds_allowed, respond, send_in
+from citebot.bot.conversations import followup_note, is_bot_thread, previous_turn, replied_turn
+from citebot.bot.render import EXAMPLE, clip, help_text, render_answer, render_help
+from citebot.bot.services import OffLoop, Records, services_of
+from citebot.retrieval import clean_question
+from citebot.retrieval.followup import Resolution, resolve
+from citebot.retrieval.sources import with_sources
 
 if TYPE_CHECKING:  # pragma: no cover
-    from config import Settings
-    from retrieval import Library
+    from citebot.config import Settings
+    from citebot.retrieval import Library
 
-    from bot.servers import ServerSettings
+    from citebot.bot.servers import ServerSettings
 
 THREAD_NAME_MAX = 100  # Discord's limit for a thread name
 log = logging.getLogger("citebot.discord")

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 import helpers
-from bot import cli
-from retrieval.loader import decode
+from citebot.bot import cli
+from citebot.retrieval.loader import decode
 
 ROOT = helpers.ROOT
 SEEDS = ROOT / "seeds"
@@ -48,7 +48,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 def run(cwd: Path, *args: str, input: str | bytes | None = None, env: dict[str, str] | None = None,
         timeout: float = 60) -> subprocess.CompletedProcess:
     proc = subprocess.run(
-        [sys.executable, "-m", "bot", *args], input=input, capture_output=True,
+        [sys.executable, "-m", "citebot.bot", *args], input=input, capture_output=True,
         text=not isinstance(input, bytes), cwd=cwd, env=env or clean_env(), timeout=timeout,
     )
     stderr = proc.stderr if isinstance(proc.stderr, str) else proc.stderr.decode("utf-8", "replace")
@@ -230,7 +230,7 @@ def test_ask_json_stdin_survives_a_line_that_is_not_utf8(tmp_path: Path, article
 
 def test_ask_json_stdin_is_flushed_after_each_line(tmp_path: Path, articles: Path) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "ask", "--json", "--articles", str(articles), "--no-cache", "-"],
+        [sys.executable, "-m", "citebot.bot", "ask", "--json", "--articles", str(articles), "--no-cache", "-"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         cwd=tmp_path, env=clean_env(),
     )
@@ -490,7 +490,7 @@ def test_articles_path_that_is_a_file_is_a_usage_error(in_process: Path, article
 
 def test_unexpected_errors_exit_1_with_one_line_and_no_traceback(in_process: Path, articles: Path, capsys,
                                                                   monkeypatch) -> None:
-    from retrieval import Library
+    from citebot.retrieval import Library
 
     def broken(self, question, top_k=5):
         raise RuntimeError("index exploded")
@@ -531,7 +531,7 @@ def test_log_level_from_dotenv_applies_to_one_shot_commands_and_is_restored(in_p
     """``log_level`` comes from every settings layer (here .env), not only CITEBOT_LOG_LEVEL."""
     import logging
 
-    from retrieval import Library
+    from citebot.retrieval import Library
 
     (in_process / ".env").write_text("CITEBOT_LOG_LEVEL=DEBUG\n")
     seen: list[int] = []
@@ -558,25 +558,25 @@ def test_tokenize_workers_is_a_checked_setting_that_reaches_the_engine(in_proces
     monkeypatch.delenv("CITEBOT_TOKENIZE_WORKERS")
     (in_process / ".env").write_text("CITEBOT_TOKENIZE_WORKERS=1\n")
     assert cli.main(["index", "--no-cache", "--articles", str(articles)]) == 0
-    from retrieval.build import tokenize_workers
+    from citebot.retrieval.build import tokenize_workers
 
     assert os.environ["CITEBOT_TOKENIZE_WORKERS"] == "1" and tokenize_workers() == 0  # 1 = in-process
 
 
 def test_every_engine_exception_is_a_citebot_error_and_keeps_its_builtin_base() -> None:
     """One hierarchy: front ends catch ``UserError`` (message safe to show) instead of each class."""
-    from retrieval.cache import CacheError
-    from retrieval.errors import CitebotError, UserError
-    from retrieval.formats import FormatError
-    from retrieval.intake import IntakeError
-    from retrieval.library import FolderError, QuestionError
-    from retrieval.ranker import ModelError
+    from citebot.retrieval.cache import CacheError
+    from citebot.retrieval.errors import CitebotError, UserError
+    from citebot.retrieval.formats import FormatError
+    from citebot.retrieval.intake import IntakeError
+    from citebot.retrieval.library import FolderError, QuestionError
+    from citebot.retrieval.ranker import ModelError
 
     for cls, builtin in ((QuestionError, ValueError), (FolderError, ValueError), (IntakeError, ValueError),
                          (ModelError, RuntimeError), (FormatError, Exception)):
         assert issubclass(cls, UserError) and issubclass(cls, builtin), cls
     assert issubclass(CacheError, CitebotError) and not issubclass(CacheError, UserError)
-    from bot.compose import EXIT_ERROR, EXIT_USAGE, exit_status
+    from citebot.bot.compose import EXIT_ERROR, EXIT_USAGE, exit_status
 
     assert exit_status(FolderError("no folder")) == EXIT_USAGE and exit_status(CacheError("x")) == EXIT_ERROR
 

@@ -5,7 +5,7 @@ import json
 import sys
 from pathlib import Path
 
-from bot import cli
+from citebot.bot import cli
 from fixtures.discord.simbot import SEEDS
 
 

@@ -33,7 +33,7 @@ class Cli:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("CITEBOT_", "WATCHFILES_"))}
         env.update(PYTHONPATH=str(ROOT), CITEBOT_WATCH="true", PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "ask", "--json", "--articles", str(articles), "--no-cache", "-"],
+            [sys.executable, "-m", "citebot.bot", "ask", "--json", "--articles", str(articles), "--no-cache", "-"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True, encoding="utf-8", cwd=cwd, env=env,  # cwd: no stray .env is read
         )

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import cli
-from bot.record import Record
+from citebot.bot import cli
+from citebot.bot.record import Record
 
 
 @pytest.fixture(autouse=True)

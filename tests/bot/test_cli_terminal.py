@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import cli, format as fmt, terminal
-from retrieval.models import Answer, Citation
+from citebot.bot import cli, format as fmt, terminal
+from citebot.retrieval.models import Answer, Citation
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = ROOT / "seeds"
@@ -55,7 +55,7 @@ class Terminal:
         self.master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
         self.proc = subprocess.Popen(
-            (python or [sys.executable, "-m", "bot"]) + list(args), cwd=cwd, env=env,
+            (python or [sys.executable, "-m", "citebot.bot"]) + list(args), cwd=cwd, env=env,
             stdin=slave, stdout=slave, stderr=slave if stderr is None else stderr, close_fds=True,
         )
         os.close(slave)
@@ -158,7 +158,7 @@ def test_a_terminal_gets_quotes_wrapped_to_its_width_and_verbatim(tmp_path: Path
 
 def test_piped_and_json_output_are_never_wrapped(tmp_path: Path, long_quote_folder: Path) -> None:
     env = clean_env(COLUMNS="50", NO_COLOR="1")
-    piped = subprocess.run([sys.executable, "-m", "bot", "ask", "--articles", str(long_quote_folder), "--no-cache",
+    piped = subprocess.run([sys.executable, "-m", "citebot.bot", "ask", "--articles", str(long_quote_folder), "--no-cache",
                             CARD_QUESTION], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=WAIT)
     assert piped.stdout.splitlines()[0] == f"“{CARD_SENTENCE}” [1]"
     tty = Terminal("ask", "--json", "--articles", str(long_quote_folder), "--no-cache", CARD_QUESTION,
@@ -187,7 +187,7 @@ def test_colour_on_a_terminal_but_not_with_no_color_nor_when_piped(tmp_path: Pat
     assert CARD_SENTENCE.split()[0] in coloured
     plain = Terminal(*args, cwd=tmp_path, env=clean_env(NO_COLOR="1")).finish()
     assert "\x1b" not in plain and "Sources:" in plain
-    piped = subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True,
+    piped = subprocess.run([sys.executable, "-m", "citebot.bot", *args], capture_output=True, text=True,
                            cwd=tmp_path, env=clean_env(), timeout=WAIT)
     assert "\x1b" not in piped.stdout + piped.stderr
 

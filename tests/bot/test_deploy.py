@@ -270,6 +270,21 @@ def test_the_recipe_really_installs_a_citebot_that_answers(tmp_path: Path) -> No
                           cwd=elsewhere, env=env, capture_output=True, text=True, timeout=WAIT)
     assert proc.returncode == 0, proc.stderr
     assert "Vietnam is likely to be chosen as a venue for a second summit" in proc.stdout
+    # Out of the box, from a folder holding nothing of citebot's: the bundled seed articles are
+    # the default library, and top-level "config", "bot" and "retrieval" packages of someone
+    # else's (PyPI has a "config") shadow nothing: citebot's live under citebot.*.
+    shadow = elsewhere / "shadow"
+    for name in ("config", "bot", "retrieval"):
+        (shadow / name).mkdir(parents=True)
+        (shadow / name / "__init__.py").write_text("raise ImportError('not citebot')\n")
+    proc = subprocess.run([str(citebot), "ask", "--no-cache", "Where might the second summit be held?"],
+                          cwd=elsewhere, env={**env, "PYTHONPATH": str(shadow)}, capture_output=True,
+                          text=True, timeout=WAIT)
+    assert proc.returncode == 0, proc.stderr
+    assert "Vietnam is likely to be chosen as a venue for a second summit" in proc.stdout
+    assert "site-packages" in subprocess.run(
+        [str(citebot.parent / "python"), "-c", "import citebot.seeds, citebot.config; print(citebot.config.__file__)"],
+        cwd=elsewhere, env=env, capture_output=True, text=True, timeout=WAIT).stdout
     if shutil.which("systemd-analyze"):
         verified = _verify(_at(UNIT.read_text(encoding="utf-8"), citebot), tmp_path)
         assert verified.returncode == 0, verified.stderr

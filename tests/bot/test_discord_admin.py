@@ -7,7 +7,7 @@ import pytest
 import simcord
 from discord.ext import commands
 
-from bot.checks import NotAdmin
+from citebot.bot.checks import NotAdmin
 from fixtures.discord.simbot import assert_no_pings, errors_of, make_bot
 
 NEW_ARTICLE = b"""Otters return to the Wenlow river
@@ -148,9 +148,9 @@ async def test_add_refuses_oversized_and_unreadable_files(folder):
 def test_add_offers_every_suffix_the_loader_indexes():
     """/add's file hint, the names intake accepts and the loader's suffixes are one list
     (the hint left out .markdown and .htm, which are indexed and accepted)."""
-    from bot.cogs.admin import AdminCog
-    from retrieval.intake import clean_name
-    from retrieval.loader import ARTICLE_SUFFIXES
+    from citebot.bot.cogs.admin import AdminCog
+    from citebot.retrieval.intake import clean_name
+    from citebot.retrieval.loader import ARTICLE_SUFFIXES
 
     hint = str(AdminCog.add.app_command._params["file"].description)
     offered = set(hint[hint.index("(") + 1:hint.index(")")].split())

@@ -13,11 +13,11 @@ import pytest
 import simcord
 from discord.ext import commands
 
-from bot.checks import AskingTooFast
-from bot.render import CONTENT_MAX, DESCRIPTION_MAX, EMBED_TOTAL_MAX, FIELDS_MAX, dlen, dlen_embed
+from citebot.bot.checks import AskingTooFast
+from citebot.bot.render import CONTENT_MAX, DESCRIPTION_MAX, EMBED_TOTAL_MAX, FIELDS_MAX, dlen, dlen_embed
 from fixtures.discord.simbot import (ARTICLES, SEEDS, assert_no_pings, embed_text, errors_of, make_bot,
                                     sent_payloads, world)
-from retrieval import Answer, Citation, Library
+from citebot.retrieval import Answer, Citation, Library
 
 FERRY_Q = "How often will the harbour ferry run?"
 WATER_Q = "Why must residents boil their tap water?"

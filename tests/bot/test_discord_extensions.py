@@ -8,8 +8,8 @@ import pytest
 import simcord
 from discord.ext import commands
 
-from bot.client import EXTENSIONS
-from bot.services import Services
+from citebot.bot.client import EXTENSIONS
+from citebot.bot.services import Services
 from fixtures.discord.simbot import make_bot, world
 
 FERRY_Q = "How often will the harbour ferry run?"
@@ -60,10 +60,10 @@ async def test_unloading_removes_the_commands_and_loading_brings_them_back():
     async with simcord.run(make_bot()) as env:
         bot = env.bot
         guild, channel, alice = world(env)
-        await bot.unload_extension("bot.cogs.admin")
+        await bot.unload_extension("citebot.bot.cogs.admin")
         assert bot.get_cog("Admin") is None and bot.get_command("articles") is None
         assert "articles" not in {c.name for c in bot.tree.get_commands()}
-        await bot.load_extension("bot.cogs.admin")
+        await bot.load_extension("citebot.bot.cogs.admin")
         assert bot.get_command("articles") is not None
         assert bot.get_cog("Admin").records is bot.services.records
         mods = guild.create_role("mods", permissions=discord.Permissions(manage_guild=True))
@@ -75,6 +75,6 @@ async def test_unloading_removes_the_commands_and_loading_brings_them_back():
 async def test_an_extension_refuses_a_bot_without_services():
     bot = commands.Bot(command_prefix="!", intents=discord.Intents.none())
     with pytest.raises(commands.ExtensionFailed) as failed:
-        await bot.load_extension("bot.cogs.ask")
+        await bot.load_extension("citebot.bot.cogs.ask")
     assert isinstance(failed.value.original, TypeError) and "services" in str(failed.value.original)
     assert bot.get_cog("Ask") is None

@@ -10,10 +10,10 @@ from pathlib import Path
 import discord
 import simcord
 
-from bot import cli
-from bot.checks import NotAdmin
-from bot.feedback import DOWN, MORE, UP
-from bot.record import SCHEMA_VERSION, Record
+from citebot.bot import cli
+from citebot.bot.checks import NotAdmin
+from citebot.bot.feedback import DOWN, MORE, UP
+from citebot.bot.record import SCHEMA_VERSION, Record
 from fixtures.discord.simbot import assert_no_pings, errors_of, make_bot
 
 FERRY_Q = "How often will the harbour ferry run?"

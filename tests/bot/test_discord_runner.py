@@ -16,11 +16,11 @@ import time
 
 import pytest
 
-from bot.cli import main
-from bot.runner import RedactToken, serve
+from citebot.bot.cli import main
+from citebot.bot.runner import RedactToken, serve
 from fixtures.discord.fake_discord import FakeDiscord, ThreadedFakeDiscord
 from fixtures.discord.simbot import ARTICLES, make_bot
-from retrieval import Answer, Library
+from citebot.retrieval import Answer, Library
 
 FAKE_TOKEN = "MTAxMDEwMTAxMDEwMTAxMDEw.GfAkE0.this-is-a-fake-token-for-tests-only-xyz"
 

@@ -9,8 +9,8 @@ import discord
 import pytest
 import simcord
 
-from bot.checks import AskingTooFast, ChannelNotAllowed, NotAdmin
-from retrieval.errors import UserError
+from citebot.bot.checks import AskingTooFast, ChannelNotAllowed, NotAdmin
+from citebot.retrieval.errors import UserError
 from fixtures.discord.simbot import errors_of, make_bot, sent_payloads
 
 FERRY_Q = "How often will the harbour ferry run?"
@@ -117,7 +117,7 @@ async def test_without_a_record_settings_cannot_be_saved(folder):
 def test_a_version_1_record_is_migrated_keeping_its_questions(tmp_path):
     import sqlite3
 
-    from bot.record import MIGRATIONS, SCHEMA_VERSION, Record, RecordUnavailable
+    from citebot.bot.record import MIGRATIONS, SCHEMA_VERSION, Record, RecordUnavailable
 
     path = tmp_path / "record.sqlite3"
     with sqlite3.connect(path) as db:

@@ -44,9 +44,9 @@ import simcord
 
 import helpers
 from fixtures.discord.simbot import assert_no_pings, embed_text, errors_of, make_bot
-from retrieval import Library
+from citebot.retrieval import Library
 
-from bot.checks import AskingTooFast
+from citebot.bot.checks import AskingTooFast
 
 REPO = helpers.ROOT
 USERS = 50

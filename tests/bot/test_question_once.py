@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import simcord
 
-import retrieval.library as library_module
+import citebot.retrieval.library as library_module
 from fixtures.discord.simbot import ARTICLES, make_bot, world
-from retrieval import Library, QuestionError, clean_question
-from retrieval.library import CleanQuestion
+from citebot.retrieval import Library, QuestionError, clean_question
+from citebot.retrieval.library import CleanQuestion
 
 FERRY_Q = "How often will the harbour ferry run?"
 

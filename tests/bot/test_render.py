@@ -1,16 +1,16 @@
-"""bot.render: every reply inside Discord's limits, article text inert (pure; no Discord)."""
+"""citebot.bot.render: every reply inside Discord's limits, article text inert (pure; no Discord)."""
 from __future__ import annotations
 
 import discord
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.render import (
+from citebot.bot.render import (
     CONTENT_MAX, DESCRIPTION_MAX, EMBED_TOTAL_MAX, FIELD_NAME_MAX, FIELD_VALUE_MAX, FIELDS_MAX,
     FOOTER_MAX, TITLE_MAX, added_text, answer_embed, answer_content, clip, dlen, dlen_embed,
     example_questions, help_text, render_answer, render_help, safe_url, stats_text,
 )
-from retrieval.models import Answer, Citation, IndexStats, Skipped
+from citebot.retrieval.models import Answer, Citation, IndexStats, Skipped
 
 
 def cite(n: int = 1, *, title: str = "Ferry timetable", path: str = "ferry.txt", quote: str = "It runs hourly.",
@@ -177,7 +177,7 @@ def test_any_help_renders_within_limits(titles, prefix):
 
 def _escaped_chars(monkeypatch, answer: Answer) -> int:
     """Render ``answer`` every way the bot does; return how many characters went through escape()."""
-    import bot.render as render
+    import citebot.bot.render as render
 
     seen: list[int] = []
     real = render.escape
@@ -227,12 +227,12 @@ async def test_answers_are_rendered_off_the_event_loop(monkeypatch):
 
     import simcord
 
-    import bot.render
+    import citebot.bot.render
     from fixtures.discord.simbot import make_bot
 
     loop_thread = threading.get_ident()
     threads: list[int] = []
-    real = bot.render.render_answer
+    real = citebot.bot.render.render_answer
 
     def recording(*args, **kwargs):
         threads.append(threading.get_ident())
@@ -240,7 +240,7 @@ async def test_answers_are_rendered_off_the_event_loop(monkeypatch):
 
     # The Ask cog is an extension: the bot loads a fresh bot.cogs.ask in setup_hook, which takes
     # render_answer from bot.render then, so the recorder goes there (before the bot starts).
-    monkeypatch.setattr(bot.render, "render_answer", recording)
+    monkeypatch.setattr(citebot.bot.render, "render_answer", recording)
     async with simcord.run(make_bot()) as env:
         guild = env.create_guild()
         channel = guild.create_text_channel("general")

@@ -19,7 +19,7 @@ import simcord
 from discord.ext import commands
 
 import helpers
-from bot import cli
+from citebot.bot import cli
 from fixtures.discord.simbot import ARTICLES, assert_no_pings, embed_text, errors_of, make_bot
 
 ROOT = helpers.ROOT
@@ -80,7 +80,7 @@ def test_cli_stdin_mode_answers_every_junk_line_and_keeps_going(tmp_path: Path) 
     env = {k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_")}
     env.update(CITEBOT_WATCH="false", PYTHONPATH=str(ROOT))
     proc = subprocess.run(
-        [sys.executable, "-m", "bot", "ask", "--json", "--articles", str(ARTICLES), "--no-cache", "-"],
+        [sys.executable, "-m", "citebot.bot", "ask", "--json", "--articles", str(ARTICLES), "--no-cache", "-"],
         input="\n".join(lines) + "\n", capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120,
     )
     assert proc.returncode == 0, proc.stderr

@@ -12,9 +12,9 @@ from pydantic import ValidationError
 from pydantic_settings import SettingsConfigDict
 
 import helpers
-import config
-from config import DiscordSettings, Settings, SettingsLoadError, load_settings
-from config.settings import DEFAULT_TOML
+from citebot import config
+from citebot.config import DiscordSettings, Settings, SettingsLoadError, load_settings
+from citebot.config.settings import DEFAULT_TOML
 
 ROOT = helpers.ROOT
 
@@ -182,7 +182,7 @@ def test_unknown_variables_are_still_ignored(scratch_env: Path, monkeypatch) -> 
 
 
 def write_user_settings(text: str) -> Path:
-    from config.settings import user_config_file
+    from citebot.config.settings import user_config_file
 
     path = user_config_file()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -219,7 +219,7 @@ def test_config_flag_names_the_file_and_replaces_the_default_one(scratch_env: Pa
 
 
 def test_cli_config_flag(in_process: Path, tmp_path: Path, capsys) -> None:
-    from bot.cli import main
+    from citebot.bot.cli import main
 
     articles = tmp_path / "articles"
     articles.mkdir()

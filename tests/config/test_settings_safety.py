@@ -19,8 +19,8 @@ import pytest
 from pydantic import ValidationError
 
 import helpers
-from bot import cli
-from config import DiscordSettings, Settings
+from citebot.bot import cli
+from citebot.config import DiscordSettings, Settings
 
 ROOT = helpers.ROOT
 COMMANDS = [
@@ -165,7 +165,7 @@ def test_a_real_process_exits_2_with_one_line(tmp_path: Path, env: dict[str, str
     base = {k: v for k, v in os.environ.items() if not k.upper().startswith("CITEBOT_") and k != "DISCORD_TOKEN"}
     base["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), base.get("PYTHONPATH")]))
     for command in COMMANDS:
-        proc = subprocess.run([sys.executable, "-m", "bot", *command], cwd=tmp_path, env={**base, **env},
+        proc = subprocess.run([sys.executable, "-m", "citebot.bot", *command], cwd=tmp_path, env={**base, **env},
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 2, (command, proc.stderr)
         assert proc.stdout == "" and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
@@ -177,7 +177,7 @@ def test_a_real_process_with_a_non_utf8_variable_exits_2(tmp_path: Path) -> None
     base["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), base.get("PYTHONPATH")]))
     envb = {os.fsencode(k): os.fsencode(v) for k, v in base.items()}
     envb[b"CITEBOT_DISCORD__GUILD_IDS"] = b"[1\xff]"
-    proc = subprocess.run([sys.executable, "-m", "bot", "search", "--no-cache", "x"], cwd=tmp_path, env=envb,
+    proc = subprocess.run([sys.executable, "-m", "citebot.bot", "search", "--no-cache", "x"], cwd=tmp_path, env=envb,
                           capture_output=True, timeout=120)
     err = proc.stderr.decode("utf-8", "replace")
     assert proc.returncode == 2 and len(err.strip().splitlines()) == 1, err

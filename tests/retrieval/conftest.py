@@ -8,8 +8,8 @@ from typing import Iterator
 import pytest
 
 import helpers
-from retrieval import Library
-from retrieval.watch import FolderWatcher
+from citebot.retrieval import Library
+from citebot.retrieval.watch import FolderWatcher
 
 
 @pytest.fixture(scope="module")

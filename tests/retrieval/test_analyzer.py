@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.analyzer import STOPWORDS, normalize, sentence_spans, tokenize, words
+from citebot.retrieval.analyzer import STOPWORDS, normalize, sentence_spans, tokenize, words
 
 
 def same_terms(a: str, b: str) -> bool:

@@ -6,17 +6,17 @@ from pathlib import Path
 import pytest
 
 import helpers
-from retrieval import Library
-from retrieval.analyzer import sentence_spans
+from citebot.retrieval import Library
+from citebot.retrieval.analyzer import sentence_spans
 from dataclasses import replace
 
-from retrieval.answer import MAX_QUOTE_CHARS, answer_probability, candidate_pool, choose_answer, sentence_scores
-from retrieval.match import Question, Scorer, proximity
-from retrieval.ranker import default_model
-from retrieval.sources import with_sources
-from retrieval.loader import decode
-from retrieval.models import Article, Hit, Passage
-from retrieval.question import Expect, expected_type, type_match
+from citebot.retrieval.answer import MAX_QUOTE_CHARS, answer_probability, candidate_pool, choose_answer, sentence_scores
+from citebot.retrieval.match import Question, Scorer, proximity
+from citebot.retrieval.ranker import default_model
+from citebot.retrieval.sources import with_sources
+from citebot.retrieval.loader import decode
+from citebot.retrieval.models import Article, Hit, Passage
+from citebot.retrieval.question import Expect, expected_type, type_match
 
 ROOT = helpers.ROOT
 FIXTURES = helpers.FIXTURES / "answer"
@@ -361,7 +361,7 @@ def test_when_articles_say_the_same_sentence_the_newest_is_cited(tmp_path: Path,
 
 
 def test_published_dates_compare_across_formats() -> None:
-    from retrieval.answer import published_at
+    from citebot.retrieval.answer import published_at
 
     assert published_at("2024-03-12") < published_at("Wed, 13 Mar 2024 00:00:00 GMT")
     assert published_at("2024-03-12T10:00:00+02:00") < published_at("2024-03-12T09:00:00Z")

@@ -13,10 +13,10 @@ from typing import Any, Iterator
 
 import pytest
 
-from retrieval import Library
-from retrieval import question as question_module
-from retrieval.candidates import FEATURES
-from retrieval.match import forget_texts
+from citebot.retrieval import Library
+from citebot.retrieval import question as question_module
+from citebot.retrieval.candidates import FEATURES
+from citebot.retrieval.match import forget_texts
 
 ANCHORED = FEATURES.index("anchored")
 
@@ -113,7 +113,7 @@ def test_sentence_facts_are_those_of_the_case_insensitive_patterns(text: str) ->
 
 def test_a_paragraph_run_by_two_articles_is_split_and_tokenised_once(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import retrieval.match as match
+    import citebot.retrieval.match as match
 
     forget_texts()
     folder = tmp_path / "articles"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval import Library
+from citebot.retrieval import Library
 
 GOOD = "Harbour festival returns\n\nThe lantern festival returns to Port Calder harbour this spring.\n"
 
@@ -81,7 +81,7 @@ def test_unreadable_file_is_skipped(tmp_path: Path) -> None:
 
 
 def test_file_vanishing_between_scan_and_read(tmp_path: Path, monkeypatch) -> None:
-    import retrieval.library as library_module
+    import citebot.retrieval.library as library_module
 
     folder = good_folder(tmp_path)
     (folder / "gone.txt").write_text("Gone\n\nThis file disappears before it is read.\n")

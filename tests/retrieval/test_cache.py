@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 import helpers
-import retrieval.library as library_module
-from retrieval import Library, cache
-from retrieval.analyzer import ANALYZER_VERSION
+import citebot.retrieval.library as library_module
+from citebot.retrieval import Library, cache
+from citebot.retrieval.analyzer import ANALYZER_VERSION
 
 FIXTURES = helpers.FIXTURES / "library"
 QUESTION = "When did the Wexley harbour bridge reopen?"
@@ -32,7 +32,7 @@ def folder(tmp_path: Path) -> Path:
 @pytest.fixture
 def reads(monkeypatch) -> list[str]:
     """Every article file the library reads from disk, in order."""
-    import retrieval.library as library_module
+    import citebot.retrieval.library as library_module
 
     seen: list[str] = []
     real = library_module.read_bytes
@@ -252,7 +252,7 @@ def test_damaged_foreign_or_outdated_cache_is_rebuilt_with_a_warning(folder, cac
 
 
 def test_load_reports_problems_as_cache_errors_only(folder, cache_dir) -> None:
-    from retrieval.index import BM25Params
+    from citebot.retrieval.index import BM25Params
 
     Library.open(folder, cache_dir=cache_dir)
     target = target_of(folder, cache_dir)

@@ -26,9 +26,9 @@ from pathlib import Path
 import pytest
 
 import helpers
-from bot import cli
-from retrieval import Library, cache
-from retrieval.watch import FolderWatcher
+from citebot.bot import cli
+from citebot.retrieval import Library, cache
+from citebot.retrieval.watch import FolderWatcher
 
 ROOT = helpers.ROOT
 FIXTURES = helpers.FIXTURES / "library"
@@ -118,7 +118,7 @@ def test_cli_subprocess_over_an_empty_folder_exits_0_without_traceback(tmp_path)
     folder.mkdir()
     for args in (["index"], ["ask", "What happened?"], ["ask", "--json", "What happened?"]):
         proc = subprocess.run(
-            [sys.executable, "-m", "bot", *args, "--articles", str(folder), "--cache-dir", str(tmp_path / "cache")],
+            [sys.executable, "-m", "citebot.bot", *args, "--articles", str(folder), "--cache-dir", str(tmp_path / "cache")],
             capture_output=True, text=True, cwd=tmp_path, env=child_env(), timeout=120,
         )
         assert proc.returncode == 0, proc.stderr
@@ -126,8 +126,8 @@ def test_cli_subprocess_over_an_empty_folder_exits_0_without_traceback(tmp_path)
 
 
 def test_the_bot_starts_on_an_empty_folder_with_the_cache_on(tmp_path) -> None:
-    from bot.client import create_bot
-    from config import load_settings
+    from citebot.bot.client import create_bot
+    from citebot.config import load_settings
 
     folder = tmp_path / "articles"
     folder.mkdir()
@@ -193,7 +193,7 @@ def test_same_size_edit_with_the_old_mtime_is_seen_across_restarts(folder, cache
 
 
 def test_manifest_records_ctime_and_inode_and_an_unchanged_folder_is_not_reread(folder, cache_dir, monkeypatch) -> None:
-    import retrieval.library as library_module
+    import citebot.retrieval.library as library_module
 
     Library.open(folder, cache_dir=cache_dir)
     manifest = json.loads((cache.cache_folder(cache_dir, folder) / "manifest.json").read_text("utf-8"))
@@ -222,7 +222,7 @@ def test_a_file_replaced_by_another_inode_is_reread(folder, cache_dir) -> None:
 
 
 def test_a_cache_written_before_stamps_is_used_and_each_file_verified_once(folder, cache_dir, monkeypatch) -> None:
-    import retrieval.library as library_module
+    import citebot.retrieval.library as library_module
 
     Library.open(folder, cache_dir=cache_dir)
     manifest_path = cache.cache_folder(cache_dir, folder) / "manifest.json"
@@ -258,7 +258,7 @@ CHILD = textwrap.dedent(r'''
 
     logging.getLogger().addHandler(Collect())
     logging.getLogger().setLevel(logging.WARNING)
-    from retrieval import Library
+    from citebot.retrieval import Library
 
     while not go.exists():  # start together
         time.sleep(0.01)
@@ -381,7 +381,7 @@ def test_a_live_writers_temp_folder_is_left_alone(folder, cache_dir, tmp_path) -
 SAVE_FOREVER = textwrap.dedent('''
     import sys
     from pathlib import Path
-    from retrieval import Library
+    from citebot.retrieval import Library
     library = Library.open(Path(sys.argv[1]), cache_dir=Path(sys.argv[2]))
     print("saving", flush=True)
     while True:
@@ -411,7 +411,7 @@ def test_sigkill_during_saves_leaves_nothing_after_the_next_open(tmp_path, cache
 BULK_FOREVER = textwrap.dedent(r'''
     import signal, sys
     from pathlib import Path
-    from retrieval import Library
+    from citebot.retrieval import Library
     # Die of the test's signal even when started under nohup or a runner that ignores it: the
     # question is whether the workers follow their parent, not whether the parent can be killed.
     for signum in (signal.SIGTERM, signal.SIGHUP):
@@ -475,7 +475,7 @@ def test_tokenising_workers_die_with_their_parent(tmp_path, signum) -> None:
 
 
 def test_a_worker_asks_for_sigkill_with_its_parent_and_exits_if_the_parent_is_already_gone(monkeypatch) -> None:
-    from retrieval import build
+    from citebot.retrieval import build
 
     calls: list[tuple] = []
     exits: list[int] = []

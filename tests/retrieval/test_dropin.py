@@ -16,9 +16,9 @@ from typing import Callable
 
 import pytest
 
-import retrieval.library as library_module
-from retrieval import Library
-from retrieval.watch import FolderWatcher
+import citebot.retrieval.library as library_module
+from citebot.retrieval import Library
+from citebot.retrieval.watch import FolderWatcher
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 30.0, what: str = "condition") -> None:
@@ -225,8 +225,8 @@ import logging  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from retrieval import cache  # noqa: E402
-from retrieval.snapshot import Snapshot  # noqa: E402
+from citebot.retrieval import cache  # noqa: E402
+from citebot.retrieval.snapshot import Snapshot  # noqa: E402
 
 
 def arrays_of(library: Library) -> dict[str, np.ndarray]:
@@ -338,7 +338,7 @@ def test_a_damaged_or_foreign_delta_is_detected_and_the_cache_rebuilt(tmp_path, 
     target = cache.cache_folder(cache_dir, folder)
     assert (target / cache.delta_name(2)).exists()
     damage(target)
-    with caplog.at_level(logging.WARNING, logger="retrieval.library"):
+    with caplog.at_level(logging.WARNING, logger="citebot.retrieval.library"):
         reopened = Library.open(folder, cache_dir=cache_dir)
     assert not reopened.loaded_from_cache
     assert "not used" in caplog.text and "delta" in caplog.text

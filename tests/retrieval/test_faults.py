@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import helpers
-from retrieval import Library, cache
+from citebot.retrieval import Library, cache
 
 ROOT = helpers.ROOT
 
@@ -72,9 +72,9 @@ KILL_DURING_SAVE = textwrap.dedent(
     """
     import os, signal, sys
     sys.path.insert(0, {root!r})
-    from retrieval import cache, Library
-    import retrieval.library
-    retrieval.library.MAX_DELTAS = {max_deltas}  # 0: the change saves a whole cache, else a delta
+    from citebot.retrieval import cache, Library
+    import citebot.retrieval.library
+    citebot.retrieval.library.MAX_DELTAS = {max_deltas}  # 0: the change saves a whole cache, else a delta
     real = cache._fsync_write
     calls = 0
     def dying(path, data):

@@ -66,10 +66,10 @@ def corpus(into: Path) -> Path:
 
 def feature_matrices(tmp: Path) -> dict[str, np.ndarray]:
     """Per question: its pool's feature matrix and candidate spans; and the free-standing rows."""
-    from retrieval import Library
-    from retrieval.answer import Question, Scorer
-    from retrieval.candidates import FEATURES, sentence_features
-    from retrieval.match import forget_texts
+    from citebot.retrieval import Library
+    from citebot.retrieval.answer import Question, Scorer
+    from citebot.retrieval.candidates import FEATURES, sentence_features
+    from citebot.retrieval.match import forget_texts
 
     forget_texts()  # nothing analysed by another test
     library = Library.open(corpus(tmp / "articles"), cache_dir=tmp / "cache")

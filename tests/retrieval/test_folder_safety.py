@@ -19,9 +19,9 @@ import simcord
 
 import helpers
 from fixtures.discord.simbot import make_bot, sent_payloads
-from retrieval import Library
-from retrieval.loader import SkipFile, read_bytes, scan
-from retrieval.models import Skipped
+from citebot.retrieval import Library
+from citebot.retrieval.loader import SkipFile, read_bytes, scan
+from citebot.retrieval.models import Skipped
 
 ROOT = helpers.ROOT
 FAKE_TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.citebot-fake-token-never-shown"
@@ -95,7 +95,7 @@ def test_a_link_to_a_folder_outside_is_not_walked(world) -> None:
 def test_a_link_to_the_filesystem_root_is_skipped_without_walking_it(world, monkeypatch) -> None:
     articles, _ = world
     (articles / "everything").symlink_to("/", target_is_directory=True)
-    import retrieval.loader as loader
+    import citebot.retrieval.loader as loader
 
     listed: list[str] = []
     real_scandir = os.scandir
@@ -152,7 +152,7 @@ def test_the_opt_in_setting_follows_outside_links(world) -> None:
 
 
 def test_settings_default_to_not_following_and_document_the_risk() -> None:
-    from config import Settings
+    from citebot.config import Settings
 
     assert Settings(_env_file=None).follow_outside_links is False
     toml = (ROOT / "config" / "settings.toml").read_text()
@@ -205,7 +205,7 @@ def test_a_folder_link_pointed_elsewhere_after_the_scan_reads_its_new_target(wor
 
 def test_the_read_check_works_without_proc(world, monkeypatch) -> None:
     """Where /proc/self/fd is missing the opened file is compared with the resolved path."""
-    import retrieval.loader as loader
+    import citebot.retrieval.loader as loader
 
     articles, secrets = world
     (articles / "passwd.txt").symlink_to(secrets / "passwd")
@@ -234,7 +234,7 @@ def test_citebot_ask_never_shows_the_token(world, tmp_path: Path) -> None:
     for args in (["ask", TOKEN_Q], ["ask", "--json", TOKEN_Q], ["search", "--json", "DISCORD_TOKEN"],
                  ["index", "--json"]):
         runs.append(subprocess.run(
-            [sys.executable, "-m", "bot", *args, "--articles", str(articles), "--no-cache"],
+            [sys.executable, "-m", "citebot.bot", *args, "--articles", str(articles), "--no-cache"],
             capture_output=True, text=True, cwd=tmp_path / "secrets", env=clean_env(), timeout=120,
         ))
     for proc in runs:
@@ -270,7 +270,7 @@ async def test_discord_ask_and_slash_ask_never_show_the_token(world) -> None:
 
 def test_a_file_swapped_for_a_link_between_scan_and_read_is_never_indexed(world, monkeypatch) -> None:
     """The library's refresh reads through the same check: what it opened, not what it scanned."""
-    import retrieval.library as library_module
+    import citebot.retrieval.library as library_module
 
     articles, secrets = world
     (articles / "swap.txt").write_text("Innocent\n\nNothing to see.\n")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks.followups import fixture_library, load_conversations, score
-from retrieval import Library
-from retrieval.followup import Turn, is_followup, names, resolve
+from citebot.retrieval import Library
+from citebot.retrieval.followup import Turn, is_followup, names, resolve
 from fixtures.discord.simbot import SEEDS
 
 NARANG = Turn("Who is Vipin Narang?", "“The question is obviously what Kim’s next ‘step’ would be,” he said.")

@@ -21,15 +21,15 @@ from typing import Callable, Iterator
 import pytest
 
 import helpers
-from bot import format as fmt
-from bot import render
+from citebot.bot import format as fmt
+from citebot.bot import render
 from helpers.formats import ATOM, RSS, make_docx, make_epub, make_pdf, make_pdf_with_stream
-from retrieval import Library, formats
-from retrieval.intake import IntakeError, add_article
-from retrieval.loader import SkipFile, load_folder, parse_articles
-from retrieval.models import Article, Skipped
-from retrieval.sources import with_sources
-from retrieval.watch import FolderWatcher
+from citebot.retrieval import Library, formats
+from citebot.retrieval.intake import IntakeError, add_article
+from citebot.retrieval.loader import SkipFile, load_folder, parse_articles
+from citebot.retrieval.models import Article, Skipped
+from citebot.retrieval.sources import with_sources
+from citebot.retrieval.watch import FolderWatcher
 
 ROOT = helpers.ROOT
 BASE = helpers.FIXTURES / "watch" / "base"
@@ -47,7 +47,7 @@ def wait_for(predicate: Callable[[], object], timeout: float = 15.0, what: str =
 def own_word_cache(monkeypatch) -> None:
     """These tests bring new words; they go into a copy of the analyzer's process-wide word cache,
     so the dict later tests see (test_load measures its memory around it) is left as it was."""
-    import retrieval.analyzer as analyzer
+    import citebot.retrieval.analyzer as analyzer
 
     monkeypatch.setattr(analyzer, "_WORD_TERMS", dict(analyzer._WORD_TERMS))
 
@@ -89,7 +89,7 @@ def test_files_not_read_are_listed_with_a_reason_hidden_and_temp_stay_silent(tmp
     (folder / "draft.txt.swp").write_bytes(b"x")
     (folder / "~$report.docx").write_bytes(b"x")
     proc = subprocess.run(
-        [sys.executable, "-m", "bot", "index", "--json", "--articles", str(folder), "--cache-dir", str(tmp_path / "c")],
+        [sys.executable, "-m", "citebot.bot", "index", "--json", "--articles", str(folder), "--cache-dir", str(tmp_path / "c")],
         capture_output=True, text=True, cwd=tmp_path, timeout=120,
         env={**{k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_")},
              "PYTHONPATH": str(ROOT), "CITEBOT_WATCH": "false"},
@@ -345,7 +345,7 @@ def test_cli_json_and_text_show_the_date_and_source_from_front_matter(tmp_path: 
                                       "Workers at the Dunmore bakery voted to strike from 9 March.\n")
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_")},
            "PYTHONPATH": str(ROOT), "CITEBOT_WATCH": "false"}
-    base = [sys.executable, "-m", "bot", "ask", "When will the Dunmore bakery workers strike?",
+    base = [sys.executable, "-m", "citebot.bot", "ask", "When will the Dunmore bakery workers strike?",
             "--articles", str(folder), "--cache-dir", str(tmp_path / "c")]
     proc = subprocess.run(base + ["--json"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr

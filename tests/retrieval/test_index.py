@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-import retrieval.index as index_module
-from retrieval import Library
-from retrieval.vocabulary import Vocabulary
-from retrieval.index import BM25Index, BM25Params, build_postings, merge_postings
+import citebot.retrieval.index as index_module
+from citebot.retrieval import Library
+from citebot.retrieval.vocabulary import Vocabulary
+from citebot.retrieval.index import BM25Index, BM25Params, build_postings, merge_postings
 
 OKAPI = BM25Params(idf="okapi")
 

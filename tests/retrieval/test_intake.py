@@ -1,4 +1,4 @@
-"""retrieval.intake: `/add`'s saving rules, with plain asserts (no Discord involved)."""
+"""citebot.retrieval.intake: `/add`'s saving rules, with plain asserts (no Discord involved)."""
 from __future__ import annotations
 
 import os
@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import helpers
-from retrieval import Library
-from retrieval.intake import IntakeError, add_article, check_upload, clean_name, save_upload
+from citebot.retrieval import Library
+from citebot.retrieval.intake import IntakeError, add_article, check_upload, clean_name, save_upload
 
 ARTICLE = b"Otters return to the Wenlow river\n\nVolunteers counted eleven otters below the old mill.\n"
 
@@ -143,7 +143,7 @@ def test_add_article_reports_title_and_passages_and_is_answerable(tmp_path):
 
 def test_add_article_parses_the_upload_once(tmp_path, monkeypatch):
     """Checked before saving, indexed after: one parse, not two (a 2 MB upload is parsed once)."""
-    import retrieval.loader as loader
+    import citebot.retrieval.loader as loader
 
     library = Library.open(tmp_path)
     parses: list[str] = []
@@ -164,7 +164,7 @@ def test_add_article_parses_the_upload_once(tmp_path, monkeypatch):
 
 
 def test_a_refused_upload_keeps_nothing(tmp_path):
-    import retrieval.loader as loader
+    import citebot.retrieval.loader as loader
 
     library = Library.open(tmp_path)
     with pytest.raises(IntakeError, match="no text"):

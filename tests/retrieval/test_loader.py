@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 import helpers
-from retrieval import Library
-from retrieval.loader import (
+from citebot.retrieval import Library
+from citebot.retrieval.loader import (
     SkipFile,
     decode,
     is_ignored_name,
@@ -24,7 +24,7 @@ from retrieval.loader import (
     read_article,
     scan,
 )
-from retrieval.models import Article, Skipped
+from citebot.retrieval.models import Article, Skipped
 
 FIXTURES = helpers.FIXTURES / "library"
 GOOD = {
@@ -313,7 +313,7 @@ def test_a_fifo_named_like_an_article_is_skipped_not_opened(folder: Path) -> Non
 
 
 def test_a_failure_in_one_file_never_stops_the_rest(folder: Path, monkeypatch) -> None:
-    import retrieval.loader as loader
+    import citebot.retrieval.loader as loader
 
     real = loader.parse_articles
 
@@ -341,7 +341,7 @@ def test_decode_refuses_binary_but_tolerates_a_stray_control_character() -> None
     ".a.md", "a", "a.", "a.txt.bak", "notes.swp", "txt", "x.text",
 ])
 def test_article_suffix_check_matches_splitext(name: str) -> None:
-    from retrieval.loader import ARTICLE_SUFFIXES, has_article_suffix
+    from citebot.retrieval.loader import ARTICLE_SUFFIXES, has_article_suffix
 
     assert has_article_suffix(name) == (os.path.splitext(name)[1].lower() in ARTICLE_SUFFIXES)
 
@@ -353,7 +353,7 @@ LONG_LINE = " ".join(f"word{i} zebrafinch" if i % 97 == 0 else f"word{i}" for i 
 
 
 def test_a_file_that_is_one_long_line_keeps_it_all_as_text_under_a_capped_title() -> None:
-    from retrieval.loader import MAX_TITLE_CHARS
+    from citebot.retrieval.loader import MAX_TITLE_CHARS
 
     article = parse_article("line.txt", LONG_LINE.encode())
     assert len(article.title) <= MAX_TITLE_CHARS + 1 and article.title.endswith("…")
@@ -391,8 +391,8 @@ def test_title_terms_ride_with_every_passage_of_an_article() -> None:
     """Kept as before for real articles: every passage matches a word of its article's title."""
     body = "\n\n".join(f"Paragraph {i} says something about the harbour." for i in range(120))
     library = Library(FIXTURES)
-    from retrieval.build import Indexer, make_doc
-    from retrieval.snapshot import build_snapshot
+    from citebot.retrieval.build import Indexer, make_doc
+    from citebot.retrieval.snapshot import build_snapshot
 
     indexer = Indexer()
     vocab = indexer.vocab
@@ -406,9 +406,9 @@ def test_title_terms_ride_with_every_passage_of_an_article() -> None:
 def test_a_long_title_over_thousands_of_tiny_paragraphs_is_indexed_linearly() -> None:
     """The title is not repeated passages x title times: its terms add at most TITLE_FREE
     passages' worth plus TITLE_SHARE times the article's own tokens."""
-    from retrieval.analyzer import tokenize
-    from retrieval.build import TITLE_FREE, TITLE_SHARE, Indexer, make_doc
-    from retrieval.snapshot import build_snapshot
+    from citebot.retrieval.analyzer import tokenize
+    from citebot.retrieval.build import TITLE_FREE, TITLE_SHARE, Indexer, make_doc
+    from citebot.retrieval.snapshot import build_snapshot
 
     title = " ".join(f"headword{i}" for i in range(40))
     body = "\n\n".join(f"w{i}" for i in range(20_000))
@@ -484,7 +484,7 @@ def test_only_http_urls_reach_an_article(url: str, kept: bool) -> None:
 def test_a_javascript_url_never_reaches_the_cli(tmp_path: Path, monkeypatch, capsys) -> None:
     import json
 
-    from bot import cli
+    from citebot.bot import cli
 
     folder = tmp_path / "articles"
     folder.mkdir()
@@ -512,7 +512,7 @@ def test_a_javascript_url_never_reaches_the_cli(tmp_path: Path, monkeypatch, cap
 def test_a_url_from_an_older_cache_is_cleaned_too() -> None:
     import dataclasses
 
-    from retrieval.docs import doc_of
+    from citebot.retrieval.docs import doc_of
 
     # As a cache written before the check would hold it:
     doc = dataclasses.replace(doc_of(Article("a.txt", "T", "Body."), 1, 1, "x"), url="javascript:alert(1)")
@@ -560,7 +560,7 @@ WORST_CASES = {  # name: (bytes, measure memory too)
 _MEASURE = """
 import json, sys, tracemalloc
 from pathlib import Path
-from retrieval import Library
+from citebot.retrieval import Library
 
 folder, question, measure = Path(sys.argv[1]), sys.argv[2], sys.argv[3] == "1"
 if measure:
@@ -585,7 +585,7 @@ def test_worst_case_inputs_cost_linear_time_and_memory(tmp_path: Path, name: str
     import subprocess
     import sys
 
-    from retrieval.loader import MAX_TITLE_CHARS
+    from citebot.retrieval.loader import MAX_TITLE_CHARS
 
     make, measure_memory = WORST_CASES[name]
     data = make()

@@ -8,9 +8,9 @@ import random
 import numpy as np
 import pytest
 
-import retrieval.index as index_module
-from retrieval.index import BM25Index, BM25Params
-from retrieval.vocabulary import Vocabulary
+import citebot.retrieval.index as index_module
+from citebot.retrieval.index import BM25Index, BM25Params
+from citebot.retrieval.vocabulary import Vocabulary
 
 
 def build(corpus: list[list[str]], params: BM25Params) -> tuple[BM25Index, Vocabulary]:

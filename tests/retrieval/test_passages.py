@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 import helpers
-from retrieval import Library
-from retrieval.analyzer import sentence_spans
-from retrieval.loader import parse_article
-from retrieval.passages import MAX_PASSAGE_CHARS, paragraph_spans, passage_spans
+from citebot.retrieval import Library
+from citebot.retrieval.analyzer import sentence_spans
+from citebot.retrieval.loader import parse_article
+from citebot.retrieval.passages import MAX_PASSAGE_CHARS, paragraph_spans, passage_spans
 
 ROOT = helpers.ROOT
 FIXTURES = helpers.FIXTURES / "library"

@@ -9,11 +9,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import helpers
-from retrieval import Library, QuestionError
-from retrieval.analyzer import sentence_spans, tokenize
-from retrieval.answer import MAX_QUOTE_CHARS
-from retrieval.loader import SkipFile, parse_article
-from retrieval.passages import MAX_PASSAGE_CHARS, passage_spans
+from citebot.retrieval import Library, QuestionError
+from citebot.retrieval.analyzer import sentence_spans, tokenize
+from citebot.retrieval.answer import MAX_QUOTE_CHARS
+from citebot.retrieval.loader import SkipFile, parse_article
+from citebot.retrieval.passages import MAX_PASSAGE_CHARS, passage_spans
 
 FIXTURES = helpers.FIXTURES / "answer"
 SEEDS = helpers.ROOT / "seeds"
@@ -107,7 +107,7 @@ def test_hostile_questions_get_a_reply_not_a_traceback(seeds: Library, question:
 
 
 def _assert_quotes_verbatim(library: Library, answer) -> None:
-    from retrieval.loader import decode
+    from citebot.retrieval.loader import decode
 
     for c in answer.citations + answer.see_also:
         assert len(c.quote) <= MAX_QUOTE_CHARS

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 import helpers
-from retrieval import Library
-from retrieval.answer import assess
-from retrieval.candidates import FEATURES
-from retrieval.ranker import AnswerModel, default_model
+from citebot.retrieval import Library
+from citebot.retrieval.answer import assess
+from citebot.retrieval.candidates import FEATURES
+from citebot.retrieval.ranker import AnswerModel, default_model
 
 FIXTURES = helpers.FIXTURES / "answer"
 QUESTIONS = [  # (question, gold) over the fixture articles; gold () = not answered there
@@ -93,8 +93,8 @@ def test_training_is_deterministic_on_a_small_sample() -> None:
 
 
 def test_a_broken_model_file_is_one_line_and_exit_2(monkeypatch, capsys, tmp_path: Path) -> None:
-    from bot import cli
-    from retrieval import ranker
+    from citebot.bot import cli
+    from citebot.retrieval import ranker
 
     broken = tmp_path / "retrieval" / "data"
     broken.mkdir(parents=True)

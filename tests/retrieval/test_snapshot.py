@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 import helpers
-from retrieval import Library
-from retrieval.analyzer import tokenize
-from retrieval.build import BULK_AFTER
-from retrieval.snapshot import Snapshot
+from citebot.retrieval import Library
+from citebot.retrieval.analyzer import tokenize
+from citebot.retrieval.build import BULK_AFTER
+from citebot.retrieval.snapshot import Snapshot
 
 SNAPSHOT_ARRAYS = ("doc_first", "passage_doc", "passage_spans", "terms", "offsets")
 INDEX_ARRAYS = ("term_offsets", "post_docs", "post_tfs", "idf", "df", "doc_len")
@@ -136,8 +136,8 @@ def test_a_doc_keeps_no_index_storage_and_memoises_nothing(folder: Path, tmp_pat
 BULK_CHILD = """
 import json, os, sys
 import numpy as np
-from retrieval import Library
-from retrieval.build import tokenize_workers
+from citebot.retrieval import Library
+from citebot.retrieval.build import tokenize_workers
 
 def by_term(library):
     snap, out = library.snapshot, {}
@@ -184,7 +184,7 @@ def test_a_bulk_load_in_worker_processes_equals_a_one_by_one_build(tmp_path: Pat
 
 
 def test_a_published_vocabulary_shows_only_the_terms_it_had() -> None:
-    from retrieval.vocabulary import Vocabulary
+    from citebot.retrieval.vocabulary import Vocabulary
 
     vocab = Vocabulary(["harbour", "bridge"])
     published = vocab.published()

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 import helpers
-from retrieval import Library
-from retrieval import synonyms as table
-from retrieval.analyzer import tokenize
+from citebot.retrieval import Library
+from citebot.retrieval import synonyms as table
+from citebot.retrieval.analyzer import tokenize
 
 ROOT = helpers.ROOT
 
@@ -194,7 +194,7 @@ def test_a_missing_table_means_no_synonyms_not_a_failure(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, fresh_table
 ) -> None:
     monkeypatch.setattr(table, "TABLE_PATH", tmp_path / "gone.tsv")
-    with caplog.at_level(logging.WARNING, logger="retrieval.synonyms"):
+    with caplog.at_level(logging.WARNING, logger="citebot.retrieval.synonyms"):
         assert table.synonyms("step") == ()
     assert "gone.tsv" in caplog.text and "without synonyms" in caplog.text
     library = Library.open(ROOT / "seeds", cache_dir=tmp_path / "cache")
@@ -218,7 +218,7 @@ def test_a_missing_relatives_table_means_no_relatives_not_a_failure(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, fresh_table
 ) -> None:
     monkeypatch.setattr(table, "RELATIVES_PATH", tmp_path / "gone.tsv")
-    with caplog.at_level(logging.WARNING, logger="retrieval.synonyms"):
+    with caplog.at_level(logging.WARNING, logger="citebot.retrieval.synonyms"):
         assert table.related(tokenize("Italy")[0]) == ()
     assert "gone.tsv" in caplog.text and "without word-form relatives" in caplog.text
     assert table.synonyms("step"), "the synonym table is a separate file and still loads"

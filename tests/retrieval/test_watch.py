@@ -20,10 +20,10 @@ from typing import Callable, Iterable, Iterator
 import pytest
 
 import helpers
-import retrieval.watch as watch_module
-from retrieval import Library
-from retrieval.library import RefreshResult
-from retrieval.watch import FolderWatcher
+import citebot.retrieval.watch as watch_module
+from citebot.retrieval import Library
+from citebot.retrieval.library import RefreshResult
+from citebot.retrieval.watch import FolderWatcher
 
 FIXTURES = helpers.FIXTURES / "watch"
 BASE_ARTICLES = 3
@@ -408,7 +408,7 @@ def test_missing_folder_is_created_and_reported(tmp_path: Path, caplog: pytest.L
     folder = tmp_path / "not-yet" / "articles"
     library = Library(folder, create=True)
     folder.rmdir()
-    with caplog.at_level(logging.WARNING, logger="retrieval.watch"):
+    with caplog.at_level(logging.WARNING, logger="citebot.retrieval.watch"):
         with FolderWatcher(library, debounce_ms=DEBOUNCE_MS, stable_ms=STABLE_MS):
             wait_for(folder.is_dir, what="folder created")
             (folder / "first.txt").write_text(article("hobnailer"))
@@ -421,7 +421,7 @@ def test_missing_folder_without_create_waits_for_it(tmp_path: Path, caplog: pyte
     folder = tmp_path / "articles"
     library = Library(folder, create=True)
     folder.rmdir()
-    with caplog.at_level(logging.WARNING, logger="retrieval.watch"):
+    with caplog.at_level(logging.WARNING, logger="citebot.retrieval.watch"):
         with FolderWatcher(library, debounce_ms=DEBOUNCE_MS, stable_ms=STABLE_MS, create_folder=False):
             wait_for(lambda: any("is missing" in r.getMessage() for r in caplog.records), what="warning")
             assert not folder.exists()
@@ -467,7 +467,7 @@ def test_exceptions_are_logged_and_watching_goes_on(
 
     monkeypatch.setattr(watch_module, "ERROR_BACKOFF_S", 0.05)
     monkeypatch.setattr(library, "refresh", flaky_refresh)
-    with caplog.at_level(logging.ERROR, logger="retrieval.watch"):
+    with caplog.at_level(logging.ERROR, logger="citebot.retrieval.watch"):
         with FolderWatcher(library, debounce_ms=DEBOUNCE_MS, stable_ms=STABLE_MS, on_refresh=bad_callback) as w:
             (folder / "survivor.txt").write_text(article("grumbleton"))
             wait_for(lambda: found_in(library, "grumbleton", "survivor.txt"), what="article after failures")
@@ -488,7 +488,7 @@ def test_notification_failure_falls_back_to_polling(
         return real_watch(*args, **kwargs)
 
     monkeypatch.setattr(watch_module.watchfiles, "watch", no_inotify)
-    with caplog.at_level(logging.WARNING, logger="retrieval.watch"):
+    with caplog.at_level(logging.WARNING, logger="citebot.retrieval.watch"):
         with FolderWatcher(library, debounce_ms=DEBOUNCE_MS, stable_ms=STABLE_MS, poll_delay_ms=50) as w:
             wait_for(lambda: w.polling, what="fallback")
             time.sleep(0.2)  # first poll records the baseline

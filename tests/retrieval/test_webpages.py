@@ -22,12 +22,12 @@ import pytest
 
 import helpers
 from benchmarks.webpages import PAGES, load_truth, score
-from bot import format as fmt
-from bot import render
-from retrieval import Library, webpage
-from retrieval.loader import parse_article, parse_html
-from retrieval.sources import with_sources
-from retrieval.watch import FolderWatcher
+from citebot.bot import format as fmt
+from citebot.bot import render
+from citebot.retrieval import Library, webpage
+from citebot.retrieval.loader import parse_article, parse_html
+from citebot.retrieval.sources import with_sources
+from citebot.retrieval.watch import FolderWatcher
 
 ROOT = helpers.ROOT
 BASE = helpers.FIXTURES / "watch" / "base"
@@ -48,7 +48,7 @@ def wait_for(predicate: Callable[[], object], timeout: float = 15.0, what: str =
 @pytest.fixture(autouse=True)
 def own_word_cache(monkeypatch) -> None:
     """New words go into a copy of the analyzer's process-wide word cache (test_load measures it)."""
-    import retrieval.analyzer as analyzer
+    import citebot.retrieval.analyzer as analyzer
 
     monkeypatch.setattr(analyzer, "_WORD_TERMS", dict(analyzer._WORD_TERMS))
 
@@ -204,8 +204,8 @@ def test_pages_over_the_element_bound_are_not_extracted(monkeypatch) -> None:
 
 _AT_THE_BOUND = """
 import sys
-from retrieval import webpage
-from retrieval.loader import parse_article
+from citebot.retrieval import webpage
+from citebot.retrieval.loader import parse_article
 
 n = webpage.MAX_EXTRACT_TAGS - 100
 page = "<html><body><div>" + "<a href='/x'>link text</a> word " * n
@@ -280,7 +280,7 @@ def test_cli_answers_from_a_saved_page_with_its_date(tmp_path: Path) -> None:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_")},
            "PYTHONPATH": str(ROOT), "CITEBOT_WATCH": "false"}
     proc = subprocess.run(
-        [sys.executable, "-m", "bot", "ask", "How much will parking in the town centre cost?",
+        [sys.executable, "-m", "citebot.bot", "ask", "How much will parking in the town centre cost?",
          "--articles", str(folder), "--cache-dir", str(tmp_path / "c")],
         capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
