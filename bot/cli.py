@@ -56,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
 
     def common(p: argparse.ArgumentParser, top_k: bool = True) -> None:
         config(p)
-        p.add_argument("--articles", type=_folder, metavar="DIR", help="articles folder (default: seeds/)")
+        p.add_argument("--articles", type=_folder, metavar="DIR", help="articles folder (default: the bundled seed articles)")
         p.add_argument("--cache-dir", type=_folder, metavar="DIR", help="index cache folder")
         p.add_argument("--no-cache", action="store_true", help="do not read or write the index cache")
         p.add_argument("--json", action="store_true", help="machine-readable output")

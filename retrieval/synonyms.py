@@ -18,7 +18,7 @@ report split from 78.1% to 78.6% and SQuAD 2.0's answerable from 83.6% to 84.3%,
 0.6 point fewer of its unanswerable; in the shares alone, or as half-weight synonyms, within 0.1.
 
 Remake both tables after changing the analyzer (a test checks they agree), from Debian's
-``wordnet-base`` package:  ``python -m retrieval.synonyms /usr/share/wordnet``
+``wordnet-base`` package:  ``python -m citebot.retrieval.synonyms /usr/share/wordnet``
 """
 from __future__ import annotations
 
@@ -169,7 +169,7 @@ def build(wordnet: Path) -> list[str]:
         "# citebot synonyms: each word's most frequent sense per part of speech, from WordNet 3.0.",
         "# WordNet 3.0 Copyright 2006 by Princeton University. All rights reserved. Licence and",
         "# disclaimer: data/WORDNET-LICENSE, which must accompany every copy of this file.",
-        "# term<TAB>its words<TAB>synonyms; made by: python -m retrieval.synonyms WORDNET_DIR",
+        "# term<TAB>its words<TAB>synonyms; made by: python -m citebot.retrieval.synonyms WORDNET_DIR",
     ]
     return header + [
         f"{term}\t{'|'.join(sorted(words[term]))}\t{'|'.join(sorted(found[term]))}"
@@ -226,7 +226,7 @@ def build_relatives(wordnet: Path) -> list[str]:
         "# citebot word-form relatives: WordNet 3.0's derivationally related forms and pertainyms.",
         "# WordNet 3.0 Copyright 2006 by Princeton University. All rights reserved. Licence and",
         "# disclaimer: data/WORDNET-LICENSE, which must accompany every copy of this file.",
-        "# term<TAB>its words<TAB>related words; made by: python -m retrieval.synonyms WORDNET_DIR",
+        "# term<TAB>its words<TAB>related words; made by: python -m citebot.retrieval.synonyms WORDNET_DIR",
     ]
     return header + [
         f"{term}\t{'|'.join(sorted(words[term]))}\t{'|'.join(sorted(found[term]))}"
@@ -238,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     """Remake both tables from a WordNet 3.0 dict folder (Debian's wordnet-base: /usr/share/wordnet)."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1 or not (Path(args[0]) / "index.noun").is_file():
-        print("usage: python -m retrieval.synonyms WORDNET_DICT_DIR  (e.g. /usr/share/wordnet)",
+        print("usage: python -m citebot.retrieval.synonyms WORDNET_DICT_DIR  (e.g. /usr/share/wordnet)",
               file=sys.stderr)
         return 2
     TABLE_PATH.parent.mkdir(exist_ok=True)

@@ -1,7 +1,7 @@
 """The CLI contract from the issue, exactly: `ask`, `ask --json [-]`, `search --json`, `index`,
 human output, exit codes 0/2/1, and no traceback on stderr.
 
-Subprocess runs use ``python -m bot`` from a scratch working directory (no stray ``.env``), with
+Subprocess runs use ``python -m citebot.bot`` from a scratch working directory (no stray ``.env``), with
 ``CITEBOT_*`` variables cleared and either ``--no-cache`` or a temporary ``--cache-dir``. Folder
 watching (its own issue and tests) is switched off except in the one test of the default settings.
 """
@@ -581,7 +581,7 @@ def test_every_engine_exception_is_a_citebot_error_and_keeps_its_builtin_base() 
     assert exit_status(FolderError("no folder")) == EXIT_USAGE and exit_status(CacheError("x")) == EXIT_ERROR
 
 
-@pytest.mark.parametrize("package, error", [("bot", "SystemExit"), ("retrieval", "ImportError")])
+@pytest.mark.parametrize("package, error", [("citebot.bot", "SystemExit"), ("citebot.retrieval", "ImportError")])
 def test_an_older_python_gets_one_line_naming_the_version_it_needs(package: str, error: str) -> None:
     # Python 3.10 cannot be run here: pretend to be it before the package is first imported.
     code = (f"import sys; sys.version_info = (3, 10, 12, 'final', 0); sys.version = '3.10.12 (fake)'\n"

@@ -2,7 +2,7 @@
 line editing with history, no quote printed twice, and plurals.
 
 Terminal behaviour is driven through a real pseudo-terminal (``pty``): the CLI runs as
-``python -m bot`` with its stdin/stdout (and, where it matters, stderr) on the pty's slave end,
+``python -m citebot.bot`` with its stdin/stdout (and, where it matters, stderr) on the pty's slave end,
 and the test reads the master end until the text it waits for appears (generous timeouts, no
 timing assertions). Piped runs are the control: there nothing may change.
 """
@@ -46,7 +46,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 class Terminal:
-    """``python -m bot ARGS`` on a pseudo-terminal of ``columns`` columns.
+    """``python -m citebot.bot ARGS`` on a pseudo-terminal of ``columns`` columns.
 
     stdin and stdout are the terminal; stderr too unless ``stderr`` is given (e.g. a pipe)."""
 
@@ -329,7 +329,7 @@ def test_the_prompt_has_history_and_arrow_keys(tmp_path: Path, long_quote_folder
 
 def test_the_prompt_works_where_python_has_no_readline(tmp_path: Path, long_quote_folder: Path) -> None:
     python = [sys.executable, "-c",
-              "import sys; sys.modules['readline'] = None; from bot.cli import main; sys.exit(main())"]
+              "import sys; sys.modules['readline'] = None; from citebot.bot.cli import main; sys.exit(main())"]
     env = clean_env(XDG_STATE_HOME=str(tmp_path / "state"), NO_COLOR="1")
     tty = Terminal("ask", "--articles", str(long_quote_folder), "--no-cache", cwd=tmp_path, env=env,
                    columns=200, python=python)

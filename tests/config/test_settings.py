@@ -138,7 +138,7 @@ def test_nothing_is_built_at_import_time(tmp_path: Path) -> None:
     # A broken environment must not break `import config` (or the CLI's --help): only load_settings.
     env = {**os.environ, "CITEBOT_TOP_K": "not-a-number", "PYTHONPATH": str(ROOT)}
     (tmp_path / ".env").write_text("CITEBOT_MAX_FILE_BYTES=lots\n")
-    code = "import config, retrieval, bot.cli; print('ok')"
+    code = "import citebot.config, citebot.retrieval, citebot.bot.cli; print('ok')"
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr

@@ -3,7 +3,7 @@
 silently breaks the bot (issue 12, section 5).
 
 The CLI is driven through ``bot.cli.main`` in process (a scratch working directory, so the only
-``.env`` is the one a test writes) and, for the exit status of a real process, ``python -m bot``.
+``.env`` is the one a test writes) and, for the exit status of a real process, ``python -m citebot.bot``.
 """
 from __future__ import annotations
 

@@ -241,7 +241,7 @@ def test_damaged_foreign_or_outdated_cache_is_rebuilt_with_a_warning(folder, cac
     expected = fingerprint(Library.open(folder, cache_dir=cache_dir))
     target = target_of(folder, cache_dir)
     damage(target)
-    with caplog.at_level(logging.WARNING, logger="retrieval"):
+    with caplog.at_level(logging.WARNING, logger="citebot.retrieval"):
         library = Library.open(folder, cache_dir=cache_dir)
     assert not library.loaded_from_cache
     assert any("cache" in r.getMessage() and "rebuild" in r.getMessage() for r in caplog.records)
@@ -266,7 +266,7 @@ def test_load_reports_problems_as_cache_errors_only(folder, cache_dir) -> None:
 
 
 def test_a_first_open_builds_the_cache_without_a_warning(folder, cache_dir, caplog) -> None:
-    with caplog.at_level(logging.WARNING, logger="retrieval"):
+    with caplog.at_level(logging.WARNING, logger="citebot.retrieval"):
         library = Library.open(folder, cache_dir=cache_dir)
     assert not library.loaded_from_cache and caplog.records == []
     assert Library.open(folder, cache_dir=cache_dir).loaded_from_cache
@@ -292,7 +292,7 @@ def files_under(path: Path) -> set[Path]:
 
 def test_cache_is_never_written_inside_the_articles_folder(folder, caplog) -> None:
     before = files_under(folder)
-    with caplog.at_level(logging.WARNING, logger="retrieval"):
+    with caplog.at_level(logging.WARNING, logger="citebot.retrieval"):
         library = Library.open(folder, cache_dir=folder / "cache")
         reopened = Library.open(folder, cache_dir=folder)
     assert files_under(folder) == before

@@ -179,7 +179,7 @@ def test_add_article_obeys_the_engine_file_cap(tmp_path):
 
 
 def test_retrieval_never_imports_discord():
-    code = ("import sys, retrieval, retrieval.intake, retrieval.library; "
+    code = ("import sys, citebot.retrieval, citebot.retrieval.intake, citebot.retrieval.library; "
             "sys.exit(1 if any(m == 'discord' or m.startswith('discord.') for m in sys.modules) else 0)")
     root = helpers.ROOT
     done = subprocess.run([sys.executable, "-c", code], cwd=root, env={**os.environ, "PYTHONPATH": str(root)})

@@ -176,7 +176,7 @@ def test_utf8_bom_is_dropped(tmp_path: Path) -> None:
 def test_cp1252_fallback_decodes_curly_quotes_and_warns_naming_the_file(tmp_path: Path, caplog) -> None:
     data = "Mayor’s “fresh start”\n\nThe café reopened — at last.\n".encode("cp1252")
     (tmp_path / "windows.txt").write_bytes(data)
-    with caplog.at_level(logging.WARNING, logger="retrieval"):
+    with caplog.at_level(logging.WARNING, logger="citebot.retrieval"):
         article = read_article(tmp_path, "windows.txt")
     assert article.title == "Mayor’s “fresh start”"
     assert article.text.strip() == "The café reopened — at last."
@@ -186,7 +186,7 @@ def test_cp1252_fallback_decodes_curly_quotes_and_warns_naming_the_file(tmp_path
 def test_latin1_fallback_when_cp1252_cannot_decode(tmp_path: Path, caplog) -> None:
     # 0x81 is undefined in cp1252: latin-1 takes every byte.
     (tmp_path / "odd.txt").write_bytes(b"Title \x81 here\n\nNa\xefve text.\n")
-    with caplog.at_level(logging.WARNING, logger="retrieval"):
+    with caplog.at_level(logging.WARNING, logger="citebot.retrieval"):
         article = read_article(tmp_path, "odd.txt")
     assert article.text.strip() == "Naïve text."
     assert any("odd.txt" in r.getMessage() and "Latin-1" in r.getMessage() for r in caplog.records)
@@ -224,7 +224,7 @@ def test_bad_files_are_skipped_with_a_reason_and_a_warning_naming_them(
     folder: Path, caplog, name: str, data: bytes, reason: str
 ) -> None:
     (folder / name).write_bytes(data)
-    with caplog.at_level(logging.WARNING, logger="retrieval"):
+    with caplog.at_level(logging.WARNING, logger="citebot.retrieval"):
         articles, skipped = load(folder)
     assert set(articles) == GOOD  # one bad file never stops the rest
     assert set(skipped) == {name}
@@ -276,7 +276,7 @@ def test_oversized_file_is_skipped_at_the_cap(tmp_path: Path, caplog) -> None:
     body = b"Big news\n\n" + b"word " * 30
     (tmp_path / "at-cap.txt").write_bytes(body[:120])
     (tmp_path / "over-cap.txt").write_bytes(body[:121])
-    with caplog.at_level(logging.WARNING, logger="retrieval"):
+    with caplog.at_level(logging.WARNING, logger="citebot.retrieval"):
         articles, skipped = load(tmp_path, max_bytes=120)
     assert set(articles) == {"at-cap.txt"}
     assert set(skipped) == {"over-cap.txt"} and "too large" in skipped["over-cap.txt"]

@@ -17,7 +17,7 @@ ROOT = helpers.ROOT
 
 def test_every_row_is_keyed_by_the_term_its_words_analyse_to() -> None:
     # A changed analyzer (stemmer, spelling folds) would leave rows no question term can reach:
-    # remake the table (python -m retrieval.synonyms) when this fails.
+    # remake the table (python -m citebot.retrieval.synonyms) when this fails.
     rows = [line.rstrip("\n").split("\t")
             for line in table.TABLE_PATH.read_text(encoding="utf-8").splitlines()
             if not line.startswith("#")]
@@ -36,7 +36,7 @@ def _rows(path: Path) -> list[list[str]]:
 
 
 def test_every_relatives_row_agrees_with_the_analyzer_and_runs_both_ways() -> None:
-    # Remake the tables (python -m retrieval.synonyms) when this fails after an analyzer change.
+    # Remake the tables (python -m citebot.retrieval.synonyms) when this fails after an analyzer change.
     rows = _rows(table.RELATIVES_PATH)
     assert len(rows) > 10_000
     assert all(len(row) == 3 and row[2] for row in rows)

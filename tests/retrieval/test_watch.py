@@ -281,7 +281,7 @@ def skipped_reasons(library: Library) -> dict[str, str]:
 def test_binary_skipped_with_reason_then_picked_up_when_fixed(
     folder: Path, library: Library, watcher: FolderWatcher, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="retrieval"):
+    with caplog.at_level(logging.WARNING, logger="citebot.retrieval"):
         (folder / "scan.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4)
         wait_for(lambda: "scan.txt" in skipped_reasons(library), what="binary file skipped")
     assert "binary" in skipped_reasons(library)["scan.txt"]
@@ -529,6 +529,6 @@ def test_future_mtime_file_is_still_indexed(folder: Path, library: Library, watc
 
 
 def test_watch_module_does_not_import_discord() -> None:
-    code = "import sys, retrieval.watch; sys.exit('discord' in sys.modules)"
+    code = "import sys, citebot.retrieval.watch; sys.exit('discord' in sys.modules)"
     root = helpers.ROOT
     assert subprocess.run([sys.executable, "-c", code], cwd=root).returncode == 0
