@@ -19,7 +19,6 @@ from citebot.bot.compose import EXIT_OK, UsageError, exit_status, folder_watcher
 from citebot.bot.format import answer_json, answer_text, error_json, hits_json, hits_text
 from citebot.bot.terminal import LineEditing, ProgressBar, for_terminal, is_terminal, output_width, plural, use_colour
 from citebot.retrieval.errors import UserError
-from citebot.retrieval.sources import with_sources
 
 log = logging.getLogger("citebot")
 
@@ -241,7 +240,6 @@ def cmd_ask(args: argparse.Namespace) -> int:
             print(message, flush=True)
 
     def show(answer, end: str = "") -> None:
-        answer = with_sources(answer, library.snapshot)
         note = _no_articles_note(library, settings.articles_dir)
         if args.json:
             _emit({**answer_json(answer), "note": note} if note else answer_json(answer))
@@ -311,7 +309,7 @@ def _interactive(library, settings, as_json: bool) -> int:
             except QuestionError as exc:
                 print(_echo_error(as_json, line, str(exc)), flush=True)
                 continue
-            answer = with_sources(dataclasses.replace(answer, question=resolution.asked), library.snapshot)
+            answer = dataclasses.replace(answer, question=resolution.asked)  # dates: filled by ask
             read_with = history[-1].shown if resolution.followup and history else None
             note = _no_articles_note(library, settings.articles_dir)
             if as_json:

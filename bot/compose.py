@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from typing import TYPE_CHECKING, Callable
 
 from citebot.retrieval.errors import UserError
@@ -21,7 +20,6 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger("citebot")
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-TOKENIZE_WORKERS_VAR = "CITEBOT_TOKENIZE_WORKERS"  # what retrieval.build.tokenize_workers reads
 
 
 class UsageError(UserError):
@@ -46,11 +44,6 @@ def open_library(settings: "Settings", progress: Callable[[str, int, int], None]
     """
     from citebot.retrieval import Library
 
-    if settings.tokenize_workers is not None:
-        # The engine reads its worker count from the environment (retrieval.build.tokenize_workers);
-        # setting it here makes a TOML or .env value count. Move it into Library.open's arguments
-        # once the engine takes it there.
-        os.environ[TOKENIZE_WORKERS_VAR] = str(settings.tokenize_workers)
     # A progress bar that is a context manager (the CLI's) routes log lines above itself while
     # the folder is read.
     scope = progress if hasattr(progress, "__enter__") else contextlib.nullcontext()
@@ -61,6 +54,7 @@ def open_library(settings: "Settings", progress: Callable[[str, int, int], None]
             max_file_bytes=settings.max_file_bytes,
             follow_outside_links=settings.follow_outside_links,
             max_question_chars=settings.max_question_chars,
+            tokenize_workers=settings.tokenize_workers,
             progress=progress,
         )
 

@@ -124,8 +124,7 @@ class Settings(BaseSettings):
     watch_debounce_ms: int = Field(default=300, ge=0, le=60_000)
     watch_stable_ms: int = Field(default=200, ge=0, le=60_000)
     # Worker processes that tokenise a large folder when it is first indexed (Linux; 0 or 1 = in
-    # this process). Unset: one per core. The engine reads it as CITEBOT_TOKENIZE_WORKERS, which
-    # the composition root (bot.compose.open_library) sets from here, so TOML and .env count too.
+    # this process). Unset: one per core. The composition root hands it to Library.open.
     tokenize_workers: int | None = Field(default=None, ge=0, le=1_024)
     # Unset: INFO for `citebot run`, WARNING for the one-shot commands (ask, search, index, report).
     log_level: str | None = None

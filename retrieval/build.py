@@ -43,12 +43,13 @@ TITLE_FREE = 64
 TITLE_SHARE = 2
 
 
-def tokenize_workers() -> int:
-    """Worker processes for bulk tokenising: CITEBOT_TOKENIZE_WORKERS, else one per core (0 or
-    1 = in-process). Only forked, on Linux, from a process with no other threads running."""
+def tokenize_workers(requested: int | None = None) -> int:
+    """Worker processes for bulk tokenising: ``requested`` (the ``tokenize_workers`` setting), else
+    CITEBOT_TOKENIZE_WORKERS, else one per core (0 or 1 = in-process). Only forked, on Linux, from
+    a process with no other threads running."""
     value = os.environ.get("CITEBOT_TOKENIZE_WORKERS", "")
     try:
-        wanted = int(value) if value else (os.cpu_count() or 1)
+        wanted = requested if requested is not None else int(value) if value else (os.cpu_count() or 1)
     except ValueError:
         wanted = 1
     if wanted < 2 or not sys.platform.startswith("linux") or threading.active_count() > 1:
@@ -197,7 +198,8 @@ class _Bulk:
 class Indexer:
     """Analyses articles into one growing vocabulary (the refresher's; readers never touch it)."""
 
-    def __init__(self, vocab: Vocabulary | None = None) -> None:
+    def __init__(self, vocab: Vocabulary | None = None, workers: int | None = None) -> None:
+        self._workers = workers  # the tokenize_workers setting (None: environment or one per core)
         self.vocab = vocab if vocab is not None else Vocabulary()
         self._made = 0  # articles analysed since the last resolve_pending
         self._bulk: _Bulk | None = None
@@ -208,7 +210,7 @@ class Indexer:
         with self._lock:
             self._made += 1
             if self._bulk is None and self._made > BULK_AFTER:
-                self._bulk = self._start_bulk()
+                self._bulk = self._start_bulk(self._workers)
             if self._bulk is not None:
                 pending = Pending(self)
                 self._bulk.add(article.title, article.text, pending)
@@ -216,8 +218,8 @@ class Indexer:
         return _to_vocabulary(analyse_batch([(article.title, article.text)]), self.vocab)[0]
 
     @staticmethod
-    def _start_bulk() -> _Bulk | None:
-        workers = tokenize_workers()
+    def _start_bulk(requested: int | None) -> _Bulk | None:
+        workers = tokenize_workers(requested)
         if not workers:
             return None
         try:

@@ -103,8 +103,10 @@ class Library:
         model: AnswerModel | None = None,
         create: bool = False,
         follow_outside_links: bool = False,
+        tokenize_workers: int | None = None,
     ) -> None:
         self.folder = Path(folder).expanduser()
+        self.tokenize_workers = tokenize_workers  # worker processes for a bulk load (None: default)
         if create:
             self.folder.mkdir(parents=True, exist_ok=True)
         if not self.folder.is_dir():
@@ -122,7 +124,7 @@ class Library:
         self.max_question_chars = max_question_chars
         self.params = params
         self.model = model or default_model()  # checked now: a broken install fails at open
-        self._indexer = Indexer()  # the refresher's: it alone adds terms to the vocabulary
+        self._indexer = Indexer(workers=tokenize_workers)  # the refresher's: it alone adds terms to the vocabulary
         self._refresh_lock = threading.Lock()
         self._skip_memo: dict[str, tuple[Stamp, str]] = {}
         # The scan stamp of each indexed file as it was when read (owned by the refresher):
@@ -171,7 +173,7 @@ class Library:
             log.warning("index cache at %s unreadable (%s); rebuilding", target, exc)
             return
         snapshot = loaded.snapshot
-        self._indexer = Indexer(snapshot.vocab.vocabulary)
+        self._indexer = Indexer(snapshot.vocab.vocabulary, workers=self.tokenize_workers)
         self._stamps = dict(loaded.stamps)
         self._snapshot = snapshot
         self.loaded_from_cache = True

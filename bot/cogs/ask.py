@@ -26,7 +26,6 @@ from citebot.bot.render import EXAMPLE, clip, help_text, render_answer, render_h
 from citebot.bot.services import OffLoop, Records, services_of
 from citebot.retrieval import clean_question
 from citebot.retrieval.followup import Resolution, resolve
-from citebot.retrieval.sources import with_sources
 
 if TYPE_CHECKING:  # pragma: no cover
     from citebot.config import Settings
@@ -110,7 +109,7 @@ class AskCog(commands.Cog, name="Ask"):
             # CleanQuestion it is so the engine does not check it again. A follow-up's search
             # text is new (words carried from the last turn), so the engine checks that.
             searched = resolution.question if resolution.followup else question
-            return resolution, with_sources(self.library.ask(searched, top_k), self.library.snapshot)
+            return resolution, self.library.ask(searched, top_k)  # dates and sources filled by ask
 
         started = time.perf_counter()
         resolution, answer = await self.off_loop.run_blocking(work)

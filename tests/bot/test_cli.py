@@ -558,9 +558,14 @@ def test_tokenize_workers_is_a_checked_setting_that_reaches_the_engine(in_proces
     monkeypatch.delenv("CITEBOT_TOKENIZE_WORKERS")
     (in_process / ".env").write_text("CITEBOT_TOKENIZE_WORKERS=1\n")
     assert cli.main(["index", "--no-cache", "--articles", str(articles)]) == 0
+    from citebot.bot.compose import open_library
+    from citebot.config import load_settings
     from citebot.retrieval.build import tokenize_workers
 
-    assert os.environ["CITEBOT_TOKENIZE_WORKERS"] == "1" and tokenize_workers() == 0  # 1 = in-process
+    library = open_library(load_settings(articles_dir=articles, use_cache=False))
+    assert library.tokenize_workers == 1  # handed to the engine, not left in the environment
+    assert "CITEBOT_TOKENIZE_WORKERS" not in os.environ
+    assert tokenize_workers(1) == 0  # 1 = in-process
 
 
 def test_every_engine_exception_is_a_citebot_error_and_keeps_its_builtin_base() -> None:
