@@ -234,13 +234,18 @@ class BM25Index:
                 touched.append(self._add(term, buffer))
             result = self._select(buffer, terms, touched, k)
         finally:
-            if sum(len(docs) for docs in touched) > self.n_docs // 8:
-                buffer.fill(0.0)
-            else:
-                for docs in touched:
-                    buffer[docs] = 0.0
-            self._give_back(buffer)
+            self._clear(buffer, touched)
         return result
+
+    def _clear(self, buffer: np.ndarray, touched: list[np.ndarray]) -> None:
+        """Zero what a query wrote into ``buffer`` (all of it, when that is cheaper) and return it
+        to the pool for the next query."""
+        if sum(len(docs) for docs in touched) > self.n_docs // 8:
+            buffer.fill(0.0)
+        else:
+            for docs in touched:
+                buffer[docs] = 0.0
+        self._give_back(buffer)
 
     # --- MaxScore -----------------------------------------------------------------------------
 
@@ -318,12 +323,7 @@ class BM25Index:
             candidates = kept[0] if len(kept) == 1 else _distinct(np.concatenate(kept))
             partial = buffer[candidates]
         finally:
-            if sum(len(docs) for docs in touched) > self.n_docs // 8:
-                buffer.fill(0.0)
-            else:
-                for docs in touched:
-                    buffer[docs] = 0.0
-            self._give_back(buffer)
+            self._clear(buffer, touched)
         i = read
         # The unread terms: one at a time (pruning as it goes) while the candidates are many.
         while i < m and len(candidates) > _BATCH_CANDIDATES:
