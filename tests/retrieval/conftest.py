@@ -26,3 +26,12 @@ def watched(folder: Path) -> Iterator[Library]:
     with FolderWatcher(library, debounce_ms=50, stable_ms=100):
         time.sleep(0.1)  # let the OS watch arm
         yield library
+
+
+@pytest.fixture
+def own_word_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """New words go into a copy of the analyzer's process-wide word cache, so the dict later tests
+    see (test_load measures its memory around it) is left as it was."""
+    import citebot.retrieval.analyzer as analyzer
+
+    monkeypatch.setattr(analyzer, "_WORD_TERMS", dict(analyzer._WORD_TERMS))

@@ -6,27 +6,23 @@ touched. A path-scoped refresh must leave the library exactly as a full rescan w
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
 import threading
 import time
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
+import helpers
 import citebot.retrieval.library as library_module
 from citebot.retrieval import Library
 from citebot.retrieval.watch import FolderWatcher
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.01)
+wait_for = functools.partial(helpers.wait_for, timeout=30.0, poll=0.01)
 
 
 def article(word: str, n: int = 0) -> str:

@@ -16,7 +16,7 @@ import time
 import zipfile
 import zlib
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import pytest
 
@@ -35,21 +35,10 @@ ROOT = helpers.ROOT
 BASE = helpers.FIXTURES / "watch" / "base"
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 15.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
+wait_for = helpers.wait_for
 
 
-@pytest.fixture(autouse=True)
-def own_word_cache(monkeypatch) -> None:
-    """These tests bring new words; they go into a copy of the analyzer's process-wide word cache,
-    so the dict later tests see (test_load measures its memory around it) is left as it was."""
-    import citebot.retrieval.analyzer as analyzer
-
-    monkeypatch.setattr(analyzer, "_WORD_TERMS", dict(analyzer._WORD_TERMS))
+pytestmark = pytest.mark.usefixtures("own_word_cache")  # these tests bring new words (conftest)
 
 
 @pytest.fixture

@@ -14,9 +14,8 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import pytest
 
@@ -37,20 +36,10 @@ COMMENTS = ["anna_k", "I will believe it when I see it", "would reopen in May la
             "four pounds an hour by next year", "never turns up on time", "Signed the petition this morning"]
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 15.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
+wait_for = helpers.wait_for
 
 
-@pytest.fixture(autouse=True)
-def own_word_cache(monkeypatch) -> None:
-    """New words go into a copy of the analyzer's process-wide word cache (test_load measures it)."""
-    import citebot.retrieval.analyzer as analyzer
-
-    monkeypatch.setattr(analyzer, "_WORD_TERMS", dict(analyzer._WORD_TERMS))
+pytestmark = pytest.mark.usefixtures("own_word_cache")  # these tests bring new words (conftest)
 
 
 def read(name: str):
