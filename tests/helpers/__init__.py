@@ -2,6 +2,7 @@
 for tests/conftest.py): where the repository and the test data are."""
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -18,3 +19,22 @@ def wait_for(predicate: Callable[[], object], timeout: float = 15.0, what: str =
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(poll)
+
+
+def concurrent_mismatches(index, queries: list[list[int]], expected: list, threads: int = 4) -> list[int]:
+    """Ask ``index.top(q, 10)`` for every query from ``threads`` threads at once, each starting at
+    another offset; the queries whose answer differed from ``expected``."""
+    failures: list[int] = []
+
+    def worker(offset: int) -> None:
+        for i in range(len(queries)):
+            j = (i + offset) % len(queries)
+            if index.top(queries[j], 10) != expected[j]:
+                failures.append(j)
+
+    running = [threading.Thread(target=worker, args=(n * 7,)) for n in range(threads)]
+    for t in running:
+        t.start()
+    for t in running:
+        t.join(timeout=120)
+    return failures

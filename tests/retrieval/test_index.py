@@ -3,12 +3,13 @@ in chunks or merged incrementally equal a rebuild, and a cached Library answers 
 from __future__ import annotations
 
 import random
-import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
+
+import helpers
 
 import citebot.retrieval.index as index_module
 from citebot.retrieval import Library
@@ -193,19 +194,7 @@ def test_concurrent_queries_do_not_see_each_other() -> None:
     index, vocab = index_of(corpus, BM25Params())
     queries = [vocab.lookup(random_query(rng, corpus)) for _ in range(40)]
     expected = [index.top(q, 10) for q in queries]
-    failures = []
-
-    def worker(offset: int) -> None:
-        for i in range(len(queries)):
-            j = (i + offset) % len(queries)
-            if index.top(queries[j], 10) != expected[j]:
-                failures.append(j)
-
-    threads = [threading.Thread(target=worker, args=(n * 7,)) for n in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    failures = helpers.concurrent_mismatches(index, queries, expected)
     assert not failures
 
 

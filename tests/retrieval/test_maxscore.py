@@ -8,6 +8,8 @@ import random
 import numpy as np
 import pytest
 
+import helpers
+
 import citebot.retrieval.index as index_module
 from citebot.retrieval.index import BM25Index, BM25Params
 from citebot.retrieval.vocabulary import Vocabulary
@@ -147,17 +149,5 @@ def test_concurrent_pruned_queries_do_not_see_each_other(always_prune) -> None:
     seen = sorted({t for d in corpus for t in d})
     queries = [vocab.lookup([rng.choice(seen) for _ in range(rng.randint(1, 6))]) for _ in range(40)]
     expected = [expected_top(index, q, 10) for q in queries]
-    failures: list[int] = []
-
-    def worker(offset: int) -> None:
-        for i in range(len(queries)):
-            j = (i + offset) % len(queries)
-            if index.top(queries[j], 10) != expected[j]:
-                failures.append(j)
-
-    threads = [threading.Thread(target=worker, args=(n * 7,)) for n in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    failures = helpers.concurrent_mismatches(index, queries, expected)
     assert not failures and always_prune
