@@ -131,18 +131,23 @@ def newest_telling(pool: Pool, top: int) -> int:
     updated and saved again, a wire report run by two sources): the newest dated one, so a
     question about the latest news cites the latest article. Otherwise ``top`` itself."""
     best = pool.candidates[top]
-    said = " ".join(best.hit.passage.article.text[best.start:best.end].split())
+    path, said = best.hit.passage.article.path, _said(best)
+    copies = [i for i, other in enumerate(pool.candidates)
+              if other.hit.passage.article.path != path and other.hit.passage.article.published
+              and _said(other) == said]
+    if not copies:  # nearly always: dates are parsed only when another article says the same
+        return top
     chosen, newest = top, published_at(best.hit.passage.article.published)
-    for i, other in enumerate(pool.candidates):
-        article = other.hit.passage.article
-        if article.path == best.hit.passage.article.path or not article.published:
-            continue
-        when = published_at(article.published)
-        if when is None or (newest is not None and when <= newest):
-            continue
-        if " ".join(article.text[other.start:other.end].split()) == said:
+    for i in copies:
+        when = published_at(pool.candidates[i].hit.passage.article.published)
+        if when is not None and (newest is None or when > newest):
             chosen, newest = i, when
     return chosen
+
+
+def _said(candidate: Candidate) -> str:
+    """The candidate's sentence with its spacing folded (the same words, however wrapped)."""
+    return " ".join(candidate.hit.passage.article.text[candidate.start:candidate.end].split())
 
 
 def rank(pool: Pool, ranker: Linear) -> tuple[np.ndarray, int, float]:
