@@ -28,18 +28,7 @@ def make_pdf(pages: list[list[str]], title: str | None = None) -> bytes:
     if title is not None:
         objects.append(f"<< /Title {_pdf_string(title)} >>".encode("latin-1"))
         info_ref = f" /Info {len(objects)} 0 R"
-    out = io.BytesIO()
-    out.write(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(out.tell())
-        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
-    for offset in offsets:
-        out.write(b"%010d 00000 n \n" % offset)
-    out.write(f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R{info_ref} >>\nstartxref\n{xref}\n%%EOF\n".encode())
-    return out.getvalue()
+    return _assemble_pdf(objects, info_ref)
 
 
 def make_docx(title: str, paragraphs: list[str]) -> bytes:
@@ -110,6 +99,11 @@ def make_pdf_with_stream(stream: bytes, filters: str = "/FlateDecode") -> bytes:
         b"/Contents 5 0 R >>",
         b"<< /Length %d /Filter %s >>\nstream\n" % (len(stream), filters.encode()) + stream + b"\nendstream",
     ]
+    return _assemble_pdf(objects)
+
+
+def _assemble_pdf(objects: list[bytes], info_ref: str = "") -> bytes:
+    """Numbered objects, the cross-reference table and the trailer: a file pypdf reads."""
     out = io.BytesIO()
     out.write(b"%PDF-1.4\n")
     offsets = []
@@ -120,5 +114,5 @@ def make_pdf_with_stream(stream: bytes, filters: str = "/FlateDecode") -> bytes:
     out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
     for offset in offsets:
         out.write(b"%010d 00000 n \n" % offset)
-    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref))
+    out.write(f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R{info_ref} >>\nstartxref\n{xref}\n%%EOF\n".encode())
     return out.getvalue()
