@@ -105,6 +105,7 @@ class FolderWatcher:
         self._lock = threading.Lock()  # start/stop
         self._cond = threading.Condition()  # dirty flag between the two threads
         self._dirty = False
+        self._busy = False  # the refresh thread is running a refresh it took
         self._full = True  # the next refresh scans everything (else only ``_paths``)
         self._paths: set[str] = set()  # relative paths named by events since the last refresh
         self._retry: set[str] = set()  # files the last refreshes left pending
@@ -112,6 +113,13 @@ class FolderWatcher:
         self.armed = threading.Event()  # set once the OS watch is in place (and a rescan asked for)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+
+    @property
+    def idle(self) -> bool:
+        """No refresh running and none asked for: what a caller waits on, instead of sleeping,
+        to know the watcher has caught up (the start and arming rescans included)."""
+        with self._cond:
+            return not self._dirty and not self._busy
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -358,7 +366,12 @@ class FolderWatcher:
                     return
                 full, paths = self._full, self._paths | self._retry
                 self._dirty, self._full, self._paths = False, False, set()
-            delay = self._refresh_once(None if full else paths)
+                self._busy = True
+            try:
+                delay = self._refresh_once(None if full else paths)
+            finally:
+                with self._cond:
+                    self._busy = False
             if full:
                 full_at = time.monotonic() + self.full_scan_s
             retry_at = None if delay is None else time.monotonic() + delay

@@ -11,7 +11,6 @@ import json
 import os
 import random
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -191,9 +190,7 @@ def test_the_watcher_refreshes_only_the_paths_its_events_name(tmp_path, monkeypa
     with FolderWatcher(library, debounce_ms=50, stable_ms=100, full_scan_s=3600) as watcher:
         wait_for(watcher.armed.is_set, what="the watch armed")
         spy = Spy(monkeypatch, folder)
-        for _ in range(2):  # the arming rescan done (twice, apart: it is taken, then locked)
-            wait_for(lambda: not watcher._dirty and not library._refresh_lock.locked(), what="idle")
-            time.sleep(0.2)
+        wait_for(lambda: watcher.idle, what="the start and arming rescans done")
         spy.reset()
         target = folder / "d1" / "e0" / "f9" / "dropped.txt"
         target.write_text(article("zqdroppedword"))
