@@ -78,16 +78,29 @@ def examples_for(library: Library, rows: list[QA], source: str) -> list[Example]
     return out
 
 
+def untrained() -> AnswerModel:
+    """A model of zeros for the features this code computes: gathering reads only the pools'
+    features, and the shipped model may have been fit on other features (after adding one, the
+    shipped file no longer loads until this command rewrites it)."""
+    zeros = lambda names: Linear(names, np.zeros(len(names)), np.ones(len(names)), np.zeros(len(names)))
+    return AnswerModel(zeros(FEATURES), zeros(ANSWER_FEATURES), 0.5, 0.0, {})
+
+
+def open_for_training(folder: Path) -> Library:
+    """``Library.open`` without the shipped model (see :func:`untrained`)."""
+    return Library.open(folder, model=untrained())
+
+
 def gather(tmp: Path) -> list[Example]:
     """Every training question of the three sets, plus off-topic negatives, as examples."""
     examples: list[Example] = []
     news_folder, news_rows = SETS["news"](tmp)
-    news = Library.open(news_folder)
+    news = open_for_training(news_folder)
     examples += examples_for(news, [r for r in news_rows if r.split == "train"], "news")
     for name in ("squad1", "squad2"):
         folder, rows = SETS[name](tmp)
         train = [r for r in rows if r.split == "train"]
-        examples += examples_for(Library.open(folder), train, name)
+        examples += examples_for(open_for_training(folder), train, name)
         if name == "squad1":  # the same questions over BBC, where they have no answer
             step = max(1, len(train) // OFFTOPIC_PER_SOURCE)
             off = [QA(r.q, (), "offtopic", "train") for r in train[::step][:OFFTOPIC_PER_SOURCE]]

@@ -92,6 +92,25 @@ def test_training_is_deterministic_on_a_small_sample() -> None:
     assert first["ranker"]["features"] == list(FEATURES)
 
 
+def test_training_gathers_without_the_shipped_model(monkeypatch) -> None:
+    """After a feature is added the shipped file no longer loads; training must still run to
+    rewrite it, so gathering never reads the shipped model."""
+    pytest.importorskip("scipy")
+    from benchmarks.qa_sets import QA
+    from benchmarks.train import examples_for, open_for_training
+    from citebot.retrieval import library as library_module, ranker
+
+    def stale() -> AnswerModel:
+        raise ranker.ModelError("fit on other features")
+
+    monkeypatch.setattr(library_module, "default_model", stale)
+    with pytest.raises(ranker.ModelError):
+        Library.open(FIXTURES)
+    rows = [QA(q, gold, "easy" if gold else "unanswerable", "train") for q, gold in QUESTIONS]
+    examples = examples_for(open_for_training(FIXTURES), rows, "fixtures")
+    assert any(e.labels.any() for e in examples)
+
+
 def test_a_broken_model_file_is_one_line_and_exit_2(monkeypatch, capsys, tmp_path: Path) -> None:
     from citebot.bot import cli
     from citebot.retrieval import ranker
