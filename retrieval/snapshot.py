@@ -93,7 +93,7 @@ class Snapshot:
 
     def passage(self, passage_id: int) -> Passage:
         doc_index = int(self.passage_doc[passage_id])
-        paragraph, start, end = (int(v) for v in self.passage_spans[passage_id])
+        paragraph, start, end = self.passage_spans[passage_id].tolist()  # Python ints, one call
         return Passage(passage_id, self.article(doc_index), paragraph, start, end)
 
     # --- persistence ----------------------------------------------------------------------------
