@@ -45,7 +45,7 @@ IdfKind = Literal["okapi", "lucene"]
 Postings = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 # Build postings over this many tokens at a time: bounds the sort's temporaries (int64 keys).
-CHUNK_TOKENS = 4_000_000
+CHUNK_TOKENS = 1_000_000
 _KEEP_BUFFERS = 4  # free score buffers kept for reuse (one per concurrent query)
 # Queries whose terms have at most this many postings in all are scored exhaustively: pruning
 # would save less than its bookkeeping costs. Tests set it to 0 to run the pruned path.
@@ -469,7 +469,8 @@ def _chunk_pairs(
 def build_postings(doc_terms: np.ndarray, doc_offsets: np.ndarray, vocab_size: int) -> Postings:
     """Term-major postings: for term t, passages ``post_docs[o[t]:o[t+1]]`` (ascending) with
     counts ``post_tfs``. Works through the passages a few million tokens at a time (sort each
-    chunk, then place its pairs by a counting sort on term), so memory stays near the output's."""
+    chunk, count its terms; then sort each again and place its pairs by a counting sort on
+    term), so memory stays near the output's."""
     doc_offsets = np.asarray(doc_offsets, dtype=np.int64)
     n_docs = len(doc_offsets) - 1
     term_offsets = np.zeros(vocab_size + 1, np.int64)
@@ -483,15 +484,17 @@ def build_postings(doc_terms: np.ndarray, doc_offsets: np.ndarray, vocab_size: i
             bounds.append(int(cut))
     if bounds[-1] != n_docs:
         bounds.append(n_docs)
-    chunks = []
+    # Two passes over the chunks, the pairs made again in the second: holding every chunk's
+    # pairs (10 bytes each) until all are counted cost more memory than the postings themselves.
+    chunk_bounds = list(zip(bounds[:-1], bounds[1:]))
     counts = np.zeros(vocab_size, np.int64)
     max_tf = 0
-    for d0, d1 in zip(bounds[:-1], bounds[1:]):
-        terms, docs, tfs = _chunk_pairs(doc_terms, doc_offsets, d0, d1)
+    for d0, d1 in chunk_bounds:
+        terms, _docs, tfs = _chunk_pairs(doc_terms, doc_offsets, d0, d1)
         if len(tfs):
             max_tf = max(max_tf, int(tfs.max()))
         counts += np.bincount(terms, minlength=vocab_size)
-        chunks.append((terms, docs, tfs))
+        del terms, _docs, tfs
     np.cumsum(counts, out=term_offsets[1:])
     nnz = int(term_offsets[-1])
     post_docs = np.empty(nnz, np.int32)
@@ -499,8 +502,8 @@ def build_postings(doc_terms: np.ndarray, doc_offsets: np.ndarray, vocab_size: i
     cursor = term_offsets[:-1].copy()
     # Chunks come in passage order and each is sorted by (term, passage): placing each chunk's
     # run of a term after the previous chunks' keeps every term's passages ascending.
-    while chunks:
-        terms, docs, tfs = chunks.pop(0)
+    for d0, d1 in chunk_bounds:
+        terms, docs, tfs = _chunk_pairs(doc_terms, doc_offsets, d0, d1)
         if not len(terms):
             continue
         boundary = np.empty(len(terms), dtype=bool)

@@ -22,14 +22,14 @@ on-disk format of :mod:`retrieval.cache`.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping, NamedTuple, Sequence
 
 import numpy as np
 
 from citebot.retrieval import cache
-from citebot.retrieval.build import Analysis, Handle
+from citebot.retrieval.build import TRIM_AFTER_PASSAGES, Analysis, Handle, give_back_freed_memory
 from citebot.retrieval.docs import Doc, LazyText
 from citebot.retrieval.index import BM25Index, BM25Params, Postings, build_postings, merge_postings
 from citebot.retrieval.models import Article, Passage, Skipped
@@ -257,6 +257,7 @@ class _Run:
     first: int
     count: int
     analysis: Analysis | None = None
+    fresh: bool = False  # from an analysis (kept when the analysis is dropped)
 
 
 def _runs(docs: Sequence[Doc], previous: Snapshot | None, fresh: Mapping[str, Analysis]) -> tuple[list[_Run], np.ndarray]:
@@ -292,7 +293,7 @@ def _runs(docs: Sequence[Doc], previous: Snapshot | None, fresh: Mapping[str, An
             runs.append(_Run(int(starts[head]), int(starts[end - 1] + counts[end - 1] - starts[head])))
         else:
             analysis = fresh[docs[head].path]
-            runs.append(_Run(0, analysis.n_passages, analysis))
+            runs.append(_Run(0, analysis.n_passages, analysis, fresh=True))
     return runs, counts
 
 
@@ -338,7 +339,7 @@ def _merged_postings(runs: Sequence[_Run], previous: Snapshot | None, terms: np.
                      vocab_size: int) -> Postings | None:
     """The new postings by merging into the previous snapshot's, when most passages come from it
     unchanged; None when a rebuild is the better (or only) way."""
-    kept = [run for run in runs if run.analysis is None]
+    kept = [run for run in runs if not run.fresh]
     if previous is None or not kept:
         return None
     total_tokens = int(offsets[-1])
@@ -349,7 +350,7 @@ def _merged_postings(runs: Sequence[_Run], previous: Snapshot | None, terms: np.
     added_ids: list[np.ndarray] = []
     p = 0
     for run in runs:
-        if run.analysis is None:
+        if not run.fresh:
             remap[run.first : run.first + run.count] = np.arange(p, p + run.count, dtype=np.int32)
         else:
             added_ids.append(np.arange(p, p + run.count, dtype=np.int32))
@@ -364,7 +365,7 @@ def _unchanged(runs: Sequence[_Run], previous: Snapshot | None, vocab_size: int)
     """True when the passages are exactly the previous snapshot's, in order, over the same
     vocabulary: its arrays and index serve as they are."""
     return (previous is not None and len(runs) <= 1 and previous.index.vocab_size == vocab_size
-            and all(r.analysis is None and r.first == 0 and r.count == previous.n_passages for r in runs)
+            and all(not r.fresh and r.first == 0 and r.count == previous.n_passages for r in runs)
             and (len(runs) == 1 or previous.n_passages == 0))
 
 
@@ -380,8 +381,12 @@ def build_snapshot(
 ) -> Snapshot:
     """A new snapshot of ``docs``: those in ``fresh`` (path -> analysis) are indexed from it,
     every other one must be in ``previous``, whose passages it keeps. Nothing in ``previous``
-    changes; its arrays and postings are reused or merged when that is cheaper than a rebuild."""
+    changes; its arrays and postings are reused or merged when that is cheaper than a rebuild.
+    ``fresh`` is consumed (a dict is emptied once read), so its analyses can be freed as soon
+    as they are copied into the new arrays."""
     analyses = {path: handle.get() for path, handle in (fresh or {}).items()}  # waits for workers
+    if isinstance(fresh, dict):
+        fresh.clear()  # consumed: see below
     docs = tuple(sorted(docs, key=lambda d: d.path))
     vocab_size = len(vocab)
     runs, counts = _runs(docs, previous, analyses)
@@ -391,6 +396,12 @@ def build_snapshot(
         return _assemble(docs, terms_view, previous.index, counts, previous.passage_spans, previous.terms,
                          previous.offsets, skipped, refreshed_at, previous.passage_doc if same_docs else None)
     spans, terms, offsets = _flat(runs, previous)
+    # The fresh analyses are in the new arrays now: drop them before the postings are built (a
+    # million-passage build held every article's arrays twice at its peak).
+    analyses.clear()
+    runs = [replace(run, analysis=None) for run in runs]
+    if sum(run.count for run in runs if run.fresh) > TRIM_AFTER_PASSAGES:
+        give_back_freed_memory()
     postings = _merged_postings(runs, previous, terms, offsets, vocab_size)
     index = BM25Index(terms, offsets, vocab_size, params, postings=postings)
     return _assemble(docs, terms_view, index, counts, spans, terms, offsets, skipped, refreshed_at)

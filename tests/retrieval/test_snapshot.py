@@ -183,6 +183,57 @@ def test_a_bulk_load_in_worker_processes_equals_a_one_by_one_build(tmp_path: Pat
     assert report == {"workers": 2, "vocab": True, "arrays": [], "postings": True}
 
 
+EARLY_CHILD = """
+import json, sys, time
+from citebot.retrieval.build import BATCH_FILES, BULK_AFTER, Indexer
+from citebot.retrieval.models import Article
+
+indexer = Indexer(workers=2)
+def article(i):
+    return Article(f"n{i}.txt", f"Item {i}", f"Paragraph of item {i} with word w{i}.")
+handles = [indexer.analyse(article(i)) for i in range(BULK_AFTER + BATCH_FILES)]
+first = handles[BULK_AFTER:]  # the first batch sent to the workers
+deadline = time.monotonic() + 120
+while not indexer._bulk.batches[0][2].done() and time.monotonic() < deadline:
+    time.sleep(0.01)
+handles += [indexer.analyse(article(i)) for i in range(BULK_AFTER + BATCH_FILES, BULK_AFTER + 2 * BATCH_FILES)]
+early = all(h._value is not None for h in first) and indexer.vocab.lookup([f"w{BULK_AFTER}"])[0] >= 0
+print(json.dumps({"early": early}))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="worker processes are Linux-only")
+def test_a_bulk_load_maps_finished_batches_while_files_are_still_read(tmp_path: Path) -> None:
+    """A finished worker batch is taken into the vocabulary when the next batch is sent, not
+    only once the last file is read (its results held a million-passage build's largest share
+    of memory while they waited)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    proc = subprocess.run([sys.executable, "-c", EARLY_CHILD], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"early": True}
+
+
+def test_building_a_snapshot_consumes_its_fresh_analyses(folder: Path) -> None:
+    """Once copied into the snapshot's arrays the analyses are let go (a million-passage build
+    held them twice at its peak)."""
+    from citebot.retrieval.build import Indexer
+    from citebot.retrieval.docs import doc_of
+    from citebot.retrieval.index import BM25Params
+    from citebot.retrieval.loader import parse_article
+    from citebot.retrieval.snapshot import build_snapshot
+
+    indexer = Indexer(workers=0)
+    docs, fresh = [], {}
+    for path in sorted(folder.glob("*.txt")):
+        article = parse_article(path.name, path.read_bytes())
+        docs.append(doc_of(article, 0, 0, ""))
+        fresh[article.path] = indexer.analyse(article)
+    snap = build_snapshot(docs, indexer.vocab, BM25Params(), fresh=fresh)
+    assert fresh == {} and snap.n_passages == 10
+
+
 def test_a_published_vocabulary_shows_only_the_terms_it_had() -> None:
     from citebot.retrieval.vocabulary import Vocabulary
 
