@@ -408,6 +408,33 @@ def test_a_warm_open_maps_the_cached_arrays_instead_of_copying_them(tmp_path) ->
         assert str(target / name) in maps, f"{name} is not mapped"
 
 
+def resident_kb(path: Path) -> int:
+    """This process's resident kB in mappings of ``path`` (from /proc/self/smaps)."""
+    total, inside = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        if line[:1].isdigit() or line[:1] in "abcdef" and "-" in line.split()[0]:
+            inside = line.rstrip().endswith(str(path))
+        elif inside and line.startswith("Rss:"):
+            total += int(line.split()[1])
+    return total
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="needs /proc (Linux)")
+def test_a_warm_open_leaves_only_what_questions_read_resident(tmp_path) -> None:
+    """Checking a cache's checksums reads every byte of its mapped files; those pages are let
+    go afterwards (they stay in the page cache), so serving memory is what questions touch."""
+    folder = deep_folder(tmp_path, files=12)
+    cache_dir = tmp_path / "cache"
+    Library.open(folder, cache_dir=cache_dir)
+    warm = Library.open(folder, cache_dir=cache_dir)
+    assert warm.loaded_from_cache
+    target = cache.cache_folder(cache_dir, folder)
+    for name in ("texts.bin", "terms.npy", "post_docs.npy"):
+        assert resident_kb(target / name) == 0, f"{name} stayed resident after the checks"
+    hits = warm.search(f"zq{WORDS[3]}3 proposal", 1)
+    assert hits and f"zq{WORDS[3]}3" in hits[0].passage.text  # the pages come back when read
+
+
 def test_the_benchmarks_deep_tree_gives_each_file_a_folder_chain_of_its_own(tmp_path) -> None:
     from benchmarks.dropin import deepen
 
