@@ -565,19 +565,23 @@ def run_scale(label: str, args, engines: list[str], history: dict[str, dict], lo
 
 # --- targets and the table -----------------------------------------------------------------------
 
-# (name, scale in passages or None for every scale, value getter, limit, unit); PASS when value <= limit
+# (name, scale in passages or None for every scale, value getter, limit, unit); PASS when value <= limit.
+# The speed issue's (16) targets; the peer comparisons are issue 5's. The deep-tree drop-in target
+# is benchmarks.dropin's, and the two-process memory sharing is measured by hand (README).
 TARGETS: list[tuple[str, int | None, Callable[[dict], float | None], float, str]] = [
-    ("search p50 <= 5 ms", 100_000, lambda s: _get(s, "citebot", "search", "p50_ms"), 5, "ms"),
-    ("search p50 <= 50 ms", 1_000_000, lambda s: _get(s, "citebot", "search", "p50_ms"), 50, "ms"),
-    ("ask p50 <= 2x search p50", None, lambda s: s["ratios"].get("citebot_ask_over_search_p50"), 2, "x"),
+    ("search p50 <= 0.5 ms", 100_000, lambda s: _get(s, "citebot", "search", "p50_ms"), 0.5, "ms"),
+    ("search p50 <= 2 ms", 1_000_000, lambda s: _get(s, "citebot", "search", "p50_ms"), 2, "ms"),
+    ("ask p50 <= 1.5x search p50", 100_000, lambda s: s["ratios"].get("citebot_ask_over_search_p50"), 1.5, "x"),
+    ("ask p50 <= 1.5x search p50", 1_000_000, lambda s: s["ratios"].get("citebot_ask_over_search_p50"), 1.5, "x"),
     (">= 30x faster than plain rank-bm25 (p50)", 100_000,
      lambda s: _inv(s["ratios"].get("rank-bm25_p50_over_citebot_p50")), 1 / 30, "inv"),
     ("no slower than bm25s (search p50)", 1_000_000,
      lambda s: _inv(s["ratios"].get("bm25s_p50_over_citebot_p50")), 1, "inv"),
-    ("warm open <= 1 s", 100_000, lambda s: _get(s, "citebot", "open_s"), 1, "s"),
-    ("warm open <= 5 s", 1_000_000, lambda s: _get(s, "citebot", "open_s"), 5, "s"),
-    ("cold build <= 15 s", 100_000, lambda s: _get(s, "citebot", "build_s"), 15, "s"),
-    ("peak RSS <= 1.5 GB", 1_000_000, lambda s: _get(s, "citebot", "peak_rss_mb"), 1500, "MB"),
+    ("warm open <= 1 s", 1_000_000, lambda s: _get(s, "citebot", "open_s"), 1, "s"),
+    ("cold build <= 8 s", 100_000, lambda s: _get(s, "citebot", "build_s"), 8, "s"),
+    ("cold build <= 60 s", 1_000_000, lambda s: _get(s, "citebot", "build_s"), 60, "s"),
+    ("cold-build peak RSS <= 1.5 GB", 1_000_000, lambda s: _get(s, "citebot", "peak_rss_build_mb"), 1500, "MB"),
+    ("serving RSS <= 800 MB", 1_000_000, lambda s: _get(s, "citebot", "peak_rss_serving_mb"), 800, "MB"),
     ("dropped file answerable <= 2 s", 100_000, lambda s: _get(s, "citebot", "drop", "to_answer_s"), 2, "s"),
 ]
 
@@ -613,10 +617,6 @@ def check_targets(scales: dict[str, dict]) -> list[dict[str, Any]]:
             else:
                 status = "PASS" if value <= limit else "FAIL"
                 shown = f"{1 / value:.1f}x" if unit == "inv" else f"{value:g} {unit}"
-                if name.startswith("peak RSS"):
-                    e = s["engines"]["citebot"]
-                    shown += (f" (cold build {e['peak_rss_build_mb']:.0f}, "
-                              f"serving from cache {e['peak_rss_serving_mb']:.0f})")
             out.append({"target": name, "scale": label, "status": status,
                         "value": (1 / value if unit == "inv" else value) if value else None,
                         "shown": shown})

@@ -435,7 +435,7 @@ def _checked_arrays(target: Path, manifest: dict[str, Any]) -> dict[str, np.ndar
     for name, array in arrays.items():
         if array.dtype.kind not in "iu":
             raise CacheError(f"{name}.npy holds {array.dtype}, not integers")
-        if _crc_array(array) != int(checksums[f"{name}.npy"]):
+        if _crc_mapped(array) != int(checksums[f"{name}.npy"]):
             raise CacheError(f"{name}.npy is corrupt (checksum mismatch)")
     return arrays
 
@@ -451,6 +451,10 @@ def _checked_vocab(target: Path, manifest: dict[str, Any]) -> list[str]:
     return terms
 
 
+def _within(extremes: tuple[int, int], size: int) -> bool:
+    return extremes[0] >= 0 and extremes[1] < size
+
+
 def _check_consistent(arrays: dict[str, np.ndarray], n_files: int, n_passages: int, vocab_size: int) -> None:
     """The arrays agree with each other and with the manifest (no id points outside them)."""
     spans, terms, lengths = arrays["spans"], arrays["terms"], arrays["term_lengths"]
@@ -462,8 +466,8 @@ def _check_consistent(arrays: dict[str, np.ndarray], n_files: int, n_passages: i
         text_offsets.shape == (n_files + 1,) and int(text_offsets[0]) == 0,
         term_offsets.shape == (vocab_size + 1,),
         len(post_docs) == len(post_tfs) == int(term_offsets[-1]) if len(term_offsets) else False,
-        len(terms) == 0 or (int(terms.min()) >= 0 and int(terms.max()) < vocab_size),
-        len(post_docs) == 0 or (int(post_docs.min()) >= 0 and int(post_docs.max()) < n_passages),
+        len(terms) == 0 or _within(_extremes(terms), vocab_size),
+        len(post_docs) == 0 or _within(_extremes(post_docs), n_passages),
         bool(np.all(np.diff(text_offsets) >= 0)) and bool(np.all(np.diff(term_offsets) >= 0)),
         len(spans) == 0 or (int(spans[:, 1].min()) >= 0 and bool(np.all(spans[:, 2] > spans[:, 1]))),
     ]
@@ -481,7 +485,7 @@ def _checked_blob(target: Path, manifest: dict[str, Any], size: int) -> Any:
     if size:
         with open(blob_path, "rb") as handle:
             blob = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-    if zlib.crc32(blob) != int(manifest["crc32"]["texts.bin"]):
+    if _crc_mapped(blob) != int(manifest["crc32"]["texts.bin"]):
         raise CacheError("texts.bin is corrupt (checksum mismatch)")
     return blob
 
@@ -504,25 +508,70 @@ def _load_validated(target: Path, manifest: dict[str, Any]) -> Stored:
         for f in files if "ctime_ns" in f and "ino" in f
     }
     skipped = tuple(Skipped(str(s["path"]), str(s["reason"])) for s in manifest["skipped"])
-    for mapped in (blob, *arrays.values()):
-        _drop_checked_pages(mapped)
+    for mapped in arrays.values():  # the smaller arrays, checked whole
+        _drop_pages(mapped)
     return Stored(rows, arrays, vocab_terms, blob, arrays["text_offsets"].tolist(), skipped, stamps)
 
 
-def _drop_checked_pages(mapped: Any) -> None:
-    """Let go of the pages the checks read: checking every byte of a mapped file makes all of
-    it resident in this process (at 1M passages, 900 MB of a 1.3 GB serving RSS), though a
-    question touches a few postings and texts. The pages stay in the page cache, shared, and
-    come back on the next read (MADV_DONTNEED on a read-only file mapping loses nothing)."""
+CHECK_CHUNK = 32 << 20  # bytes of a mapped file checked before their pages are let go
+
+
+def _mapping(data: Any) -> tuple[mmap.mmap, int] | None:
+    """The file mapping under ``data`` (an mmap, or an array viewing one) and where in it the
+    data starts; None when it is not mapped (an empty file, a test's in-memory array)."""
+    mapped = data
     while mapped is not None and not isinstance(mapped, mmap.mmap):
         mapped = getattr(mapped, "base", None)
-    advice = getattr(mmap, "MADV_DONTNEED", None)
-    if mapped is None or advice is None or mapped.closed or not len(mapped):
+    if mapped is None or mapped.closed or not len(mapped):
+        return None
+    if mapped is data:
+        return mapped, 0
+    return mapped, data.ctypes.data - np.frombuffer(mapped, np.uint8).ctypes.data
+
+
+def _drop_pages(data: Any, lo: int = 0, hi: int | None = None) -> None:
+    """Let go of this process's pages of bytes ``lo:hi`` of mapped ``data``: checking a cache
+    reads every byte of its files, which would leave all of them resident (at 1M passages,
+    900 MB of a 1.3 GB serving RSS) though a question reads a few postings and texts. The pages
+    stay in the page cache, shared, and come back on the next read (MADV_DONTNEED on a
+    read-only file mapping loses nothing)."""
+    found, advice = _mapping(data), getattr(mmap, "MADV_DONTNEED", None)
+    if found is None or advice is None:
         return
-    try:
-        mapped.madvise(advice)
-    except (OSError, ValueError):  # advice only: serving works the same without it
-        pass
+    mapped, start = found
+    end = start + ((data.nbytes if isinstance(data, np.ndarray) else len(data)) if hi is None else hi)
+    first = (start + lo) // mmap.PAGESIZE * mmap.PAGESIZE
+    end = min(len(mapped), -(-end // mmap.PAGESIZE) * mmap.PAGESIZE)
+    if end > first:
+        try:
+            mapped.madvise(advice, first, end - first)
+        except (OSError, ValueError):  # advice only: serving works the same without it
+            pass
+
+
+def _crc_mapped(data: Any) -> int:
+    """CRC-32 of mapped ``data``'s bytes, a chunk at a time, each chunk's pages let go after."""
+    if isinstance(data, np.ndarray) and data.size == 0:
+        return 0
+    view = memoryview(data if isinstance(data, (mmap.mmap, bytes)) else np.ascontiguousarray(data)).cast("B")
+    crc = 0
+    for lo in range(0, len(view), CHECK_CHUNK):
+        crc = zlib.crc32(view[lo : lo + CHECK_CHUNK], crc)
+        _drop_pages(data, lo, lo + CHECK_CHUNK)
+    return crc
+
+
+def _extremes(array: np.ndarray) -> tuple[int, int]:
+    """(min, max) of a non-empty mapped array, a chunk at a time, each chunk's pages let go after."""
+    step = max(1, CHECK_CHUNK // array.itemsize)
+    low, high = None, None
+    for lo in range(0, len(array), step):
+        part = array[lo : lo + step]
+        low = int(part.min()) if low is None else min(low, int(part.min()))
+        high = int(part.max()) if high is None else max(high, int(part.max()))
+        _drop_pages(array, lo * array.itemsize, (lo + step) * array.itemsize)
+    assert low is not None and high is not None
+    return low, high
 
 
 def _optional(value: Any) -> str | None:
