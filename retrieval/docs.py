@@ -19,7 +19,7 @@ from citebot.retrieval.models import Article
 class LazyText:
     """An article's text kept as UTF-8 in a read-only (memory-mapped) blob, decoded on demand."""
 
-    blob: Any  # mmap.mmap (read-only) or bytes
+    blob: Any  # mmap.mmap (read-only), bytes, or a build's TextSpool: anything sliced to bytes
     lo: int
     hi: int
 
@@ -81,7 +81,8 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def doc_of(article: Article, size: int, mtime_ns: int, sha256: str) -> Doc:
-    """The record of ``article``, read from a file of ``size`` bytes with this mtime and hash."""
+def doc_of(article: Article, size: int, mtime_ns: int, sha256: str, text: Text | None = None) -> Doc:
+    """The record of ``article``, read from a file of ``size`` bytes with this mtime and hash
+    (``text``: how to hold its text, when not as the string)."""
     return Doc(article.path, size, mtime_ns, sha256, article.title, article.url, article.published,
-               article.source, article.text, article.author)
+               article.source, article.text if text is None else text, article.author)

@@ -158,6 +158,8 @@ print(json.dumps({
     "vocab": list(bulk.snapshot.vocab.terms) == list(single.snapshot.vocab.terms),
     "arrays": [n for n in names if not np.array_equal(getattr(bulk.snapshot, n), getattr(single.snapshot, n))],
     "postings": by_term(bulk) == by_term(single),
+    "texts": [d.body() for d in bulk.snapshot.docs] == [d.body() for d in single.snapshot.docs],
+    "spooled": sum(type(d.text).__name__ == "LazyText" for d in bulk.snapshot.docs) > len(bulk.snapshot.docs) // 2,
 }))
 """
 
@@ -180,7 +182,7 @@ def test_a_bulk_load_in_worker_processes_equals_a_one_by_one_build(tmp_path: Pat
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert report == {"workers": 2, "vocab": True, "arrays": [], "postings": True}
+    assert report == {"workers": 2, "vocab": True, "arrays": [], "postings": True, "texts": True, "spooled": True}
 
 
 EARLY_CHILD = """
@@ -232,6 +234,32 @@ def test_building_a_snapshot_consumes_its_fresh_analyses(folder: Path) -> None:
         fresh[article.path] = indexer.analyse(article)
     snap = build_snapshot(docs, indexer.vocab, BM25Params(), fresh=fresh)
     assert fresh == {} and snap.n_passages == 10
+
+
+def test_a_text_spool_gives_back_each_text_as_written() -> None:
+    """A bulk load keeps its articles' texts in a temporary file, not in memory."""
+    from citebot.retrieval.build import TextSpool
+
+    spool = TextSpool()
+    texts = ["Harbour bridge reopens.", "", "Café in Zürich – “quoted” 😀", "x" * 70_000, "broken \udcff byte"]
+    held = [spool.add(t) for t in texts]
+    assert [h() for h in held] == texts
+    assert held[2].raw() == texts[2].encode("utf-8")
+
+
+def test_a_full_disk_keeps_the_texts_in_memory(monkeypatch, caplog) -> None:
+    from citebot.retrieval import build
+
+    indexer = build.Indexer(workers=0)
+    indexer._spool = build.TextSpool()
+    assert type(indexer.keep_text("first")).__name__ == "LazyText"
+
+    def full(*_args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(build.os, "write", full)
+    assert indexer.keep_text("second") == "second" and indexer.keep_text("third") == "third"
+    assert "cannot spool article texts" in caplog.text
 
 
 def test_a_published_vocabulary_shows_only_the_terms_it_had() -> None:
