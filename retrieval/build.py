@@ -21,6 +21,7 @@ import threading
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -230,13 +231,16 @@ class TextSpool:
     """Article texts written to an unlinked temporary file as a bulk load reads them, each doc
     holding a :class:`LazyText` into it instead of the string: a million-passage first build
     otherwise held every text in memory (466 MB of its 1.8 GB peak) until the cache was written.
-    Read back with ``pread`` (thread-safe); the file goes when the last doc holding it goes."""
+    Written only by the refresher, read back with ``pread`` (thread-safe, and never moves the
+    offset the writes use); the file goes when the last doc holding it goes. It lives in the
+    cache folder when there is one (``/tmp`` may be memory), else in the system's temp folder."""
 
-    def __init__(self) -> None:
-        self._file = tempfile.TemporaryFile(prefix="citebot-texts-")
+    def __init__(self, folder: Path | None = None) -> None:
+        if not hasattr(os, "pread"):  # reads would move the offset the writes use
+            raise OSError("no pread on this platform")
+        self._file = tempfile.TemporaryFile(prefix="citebot-texts-", dir=folder)
         self._fd = self._file.fileno()
         self._size = 0
-        self._lock = threading.Lock()  # reads where there is no pread
 
     def add(self, text: str) -> LazyText:
         data = text.encode("utf-8", "surrogatepass")
@@ -249,18 +253,16 @@ class TextSpool:
 
     def __getitem__(self, span: slice) -> bytes:
         lo, hi = span.start or 0, span.stop
-        if hasattr(os, "pread"):
-            return os.pread(self._fd, hi - lo, lo)
-        with self._lock:
-            self._file.seek(lo)
-            return self._file.read(hi - lo)
+        return os.pread(self._fd, hi - lo, lo)
 
 
 class Indexer:
     """Analyses articles into one growing vocabulary (the refresher's; readers never touch it)."""
 
-    def __init__(self, vocab: Vocabulary | None = None, workers: int | None = None) -> None:
+    def __init__(self, vocab: Vocabulary | None = None, workers: int | None = None,
+                 spool_dir: Path | None = None) -> None:
         self._workers = workers  # the tokenize_workers setting (None: environment or one per core)
+        self._spool_dir = spool_dir  # where a bulk load spools its texts (None: the temp folder)
         self.vocab = vocab if vocab is not None else Vocabulary()
         self._made = 0  # articles analysed since the last resolve_pending
         self._bulk: _Bulk | None = None
@@ -273,7 +275,8 @@ class Indexer:
             self._made += 1
             if self._bulk is None and self._made > BULK_AFTER:
                 self._bulk = self._start_bulk(self._workers, self.vocab)
-                self._spool = self._start_spool()
+                if self._bulk is not None:  # a bulk load (ended by resolve_pending) is under way
+                    self._spool = self._start_spool(self._spool_dir)
             if self._bulk is not None:
                 pending = Pending(self)
                 self._bulk.add(article.title, article.text, pending)
@@ -292,7 +295,13 @@ class Indexer:
             return None
 
     @staticmethod
-    def _start_spool() -> TextSpool | None:
+    def _start_spool(folder: Path | None) -> TextSpool | None:
+        if folder is not None:
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                return TextSpool(folder)
+            except OSError:
+                pass  # an unwritable cache folder: the temp folder instead
         try:
             return TextSpool()
         except OSError as exc:

@@ -124,7 +124,8 @@ class Library:
         self.max_question_chars = max_question_chars
         self.params = params
         self.model = model or default_model()  # checked now: a broken install fails at open
-        self._indexer = Indexer(workers=tokenize_workers)  # the refresher's: it alone adds terms to the vocabulary
+        # The refresher's: it alone adds terms to the vocabulary.
+        self._indexer = Indexer(workers=tokenize_workers, spool_dir=self.cache_dir)
         self._refresh_lock = threading.Lock()
         self._skip_memo: dict[str, tuple[Stamp, str]] = {}
         # The scan stamp of each indexed file as it was when read (owned by the refresher):
@@ -173,7 +174,7 @@ class Library:
             log.warning("index cache at %s unreadable (%s); rebuilding", target, exc)
             return
         snapshot = loaded.snapshot
-        self._indexer = Indexer(snapshot.vocab.vocabulary, workers=self.tokenize_workers)
+        self._indexer = Indexer(snapshot.vocab.vocabulary, workers=self.tokenize_workers, spool_dir=self.cache_dir)
         self._stamps = dict(loaded.stamps)
         self._snapshot = snapshot
         self.loaded_from_cache = True

@@ -247,6 +247,26 @@ def test_a_text_spool_gives_back_each_text_as_written() -> None:
     assert held[2].raw() == texts[2].encode("utf-8")
 
 
+def test_without_worker_processes_no_text_is_spooled(tmp_path: Path, monkeypatch) -> None:
+    """No pool, no bulk load: articles past the bulk threshold keep their texts as strings, and
+    no temporary file (one per article, never closed, was the bug) is opened."""
+    from citebot.retrieval import build
+    from citebot.retrieval.models import Article
+
+    opened: list[object] = []
+    real = build.TextSpool.__init__
+
+    def counting(self, *args, **kwargs):
+        opened.append(self)
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(build.TextSpool, "__init__", counting)
+    indexer = build.Indexer(workers=0, spool_dir=tmp_path)
+    docs = [build.make_doc(Article(f"n{i}.txt", f"Item {i}", f"Paragraph {i}."), 20, 0, "", indexer)[0]
+            for i in range(3 * build.BULK_AFTER)]
+    assert opened == [] and all(isinstance(d.text, str) for d in docs)
+
+
 def test_a_full_disk_keeps_the_texts_in_memory(monkeypatch, caplog) -> None:
     from citebot.retrieval import build
 
