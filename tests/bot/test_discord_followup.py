@@ -10,22 +10,9 @@ import discord
 import simcord
 
 import helpers
-from fixtures.discord.simbot import SEEDS, assert_no_pings, embed_text, make_bot, sent_payloads, world
+from fixtures.discord.simbot import SEEDS, assert_no_pings, assert_no_pings_in_threads, embed_text, make_bot, world
 
 FOLLOWUP_ARTICLES = helpers.FIXTURES / "followup" / "articles"
-
-
-def assert_no_pings_in_threads(env, at_least: int) -> None:
-    """As ``assert_no_pings``; a message that replies to nothing (the first answer in a thread)
-    has no replied user to spare, so discord.py sends only ``parse: []``."""
-    payloads = sent_payloads(env)
-    assert len(payloads) >= at_least, payloads
-    for path, body in payloads:
-        policy = body.get("allowed_mentions")
-        assert isinstance(policy, dict) and policy.get("parse") == [], (path, policy)
-        assert not policy.get("users") and not policy.get("roles"), (path, policy)
-        if body.get("message_reference"):
-            assert policy.get("replied_user") is False, (path, policy)
 
 
 def answer_of(message: discord.Message) -> discord.Embed:

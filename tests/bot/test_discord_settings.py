@@ -11,7 +11,7 @@ import simcord
 
 from citebot.bot.checks import AskingTooFast, ChannelNotAllowed, NotAdmin
 from citebot.retrieval.errors import UserError
-from fixtures.discord.simbot import errors_of, make_bot, sent_payloads
+from fixtures.discord.simbot import assert_no_pings_in_threads, errors_of, make_bot
 
 FERRY_Q = "How often will the harbour ferry run?"
 
@@ -66,19 +66,6 @@ async def test_settings_change_one_server_and_survive_a_restart(folder, tmp_path
         assert "Answer channels: all *(default)*" in reset.response.content
         errors_of(env, (ChannelNotAllowed, AskingTooFast))
         assert_no_pings_in_threads(env, at_least=5)
-
-
-def assert_no_pings_in_threads(env, at_least: int) -> None:
-    """``assert_no_pings``, but a message that replies to nothing (the first answer in a new
-    thread) has no replied user to spare: discord.py sends only ``parse: []`` for it."""
-    payloads = sent_payloads(env)
-    assert len(payloads) >= at_least, payloads
-    for path, body in payloads:
-        policy = body.get("allowed_mentions")
-        assert isinstance(policy, dict) and policy.get("parse") == [], (path, policy)
-        assert not policy.get("users") and not policy.get("roles"), (path, policy)
-        if body.get("message_reference"):
-            assert policy.get("replied_user") is False, (path, policy)
 
 
 async def test_bad_values_are_refused_with_the_bounds_and_nothing_changes(folder, tmp_path):
