@@ -508,7 +508,7 @@ def _load_validated(target: Path, manifest: dict[str, Any]) -> Stored:
         for f in files if "ctime_ns" in f and "ino" in f
     }
     skipped = tuple(Skipped(str(s["path"]), str(s["reason"])) for s in manifest["skipped"])
-    for mapped in arrays.values():  # the smaller arrays, checked whole
+    for mapped in arrays.values():  # the consistency checks read every array (the big ones chunk by chunk)
         _drop_pages(mapped)
     return Stored(rows, arrays, vocab_terms, blob, arrays["text_offsets"].tolist(), skipped, stamps)
 
