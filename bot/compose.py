@@ -40,9 +40,11 @@ def exit_status(error: BaseException) -> int:
 def open_library(settings: "Settings", progress: Callable[[str, int, int], None] | None = None) -> "Library":
     """The engine on ``settings.articles_dir`` with every engine setting applied.
 
-    A missing folder or a broken install raises a ``UserError`` (``FolderError``, ``ModelError``).
+    A missing folder or a broken install raises a ``UserError`` (``FolderError``, ``ModelError``,
+    ``SemanticUnavailable`` when ``semantic_check`` is "on" and cannot run).
     """
     from citebot.retrieval import Library
+    from citebot.retrieval.semantic import from_setting
 
     # A progress bar that is a context manager (the CLI's) routes log lines above itself while
     # the folder is read.
@@ -55,6 +57,7 @@ def open_library(settings: "Settings", progress: Callable[[str, int, int], None]
             follow_outside_links=settings.follow_outside_links,
             max_question_chars=settings.max_question_chars,
             tokenize_workers=settings.tokenize_workers,
+            similarity=from_setting(settings.semantic_check),
             progress=progress,
         )
 

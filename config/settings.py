@@ -20,7 +20,7 @@ import sys
 import tomllib
 import typing
 from pathlib import Path
-from typing import Annotated, Any, Callable, ClassVar, Mapping, Sequence
+from typing import Annotated, Any, Callable, ClassVar, Literal, Mapping, Sequence
 
 from pydantic import (
     AliasChoices,
@@ -126,6 +126,9 @@ class Settings(BaseSettings):
     # Worker processes that tokenise a large folder when it is first indexed (Linux; 0 or 1 = in
     # this process). Unset: one per core. The composition root hands it to Library.open.
     tokenize_workers: int | None = Field(default=None, ge=0, le=1_024)
+    # The semantic check (pip install 'citebot[semantic]'): "auto" uses it when installed, "on"
+    # refuses to start without it, "off" decides on word overlap alone (~20 ms less a question).
+    semantic_check: Literal["auto", "on", "off"] = "auto"
     # Unset: INFO for `citebot run`, WARNING for the one-shot commands (ask, search, index, report).
     log_level: str | None = None
     # The record of questions, answers and votes (SQLite). Unset: <cache_dir>/record.sqlite3 when

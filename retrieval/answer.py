@@ -10,6 +10,7 @@ for (a date, a number, a place, a name) that the next sentence holds, takes that
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -23,6 +24,9 @@ from citebot.retrieval.match import Question, Scorer
 from citebot.retrieval.models import Answer, Citation, Hit
 from citebot.retrieval.question import Expect, type_match
 from citebot.retrieval.ranker import AnswerModel, Linear, default_model
+from citebot.retrieval.semantic import Similarity
+
+log = logging.getLogger(__name__)
 
 MAX_QUOTE_CHARS = 600
 SOLE_MARGIN = 10.0  # the ranker margin of a lone candidate: nothing else came close
@@ -63,17 +67,19 @@ def choose_answer(
     idf: Callable[[str], float],
     around: Surroundings | None = None,
     model: AnswerModel | None = None,
+    similarity: Similarity | None = None,
 ) -> Answer:
     """Pick the answering sentence among ``hits`` (best BM25 first), or decline.
 
     ``idf(term)`` gives each question term's weight; a term no article contains should get a
-    high weight so that its absence counts against every candidate.
+    high weight so that its absence counts against every candidate. ``similarity`` (the
+    semantic check, optional) is one more input to whether the chosen sentence answers.
     """
     around = around or Standalone()
     pool = candidate_pool(question, hits, idf, around)
     if pool is None or not pool.candidates:
         return Answer(question, False, "", (), see_also(hits))
-    decision = decide(pool, model or default_model())
+    decision = decide(pool, model or default_model(), similarity)
     if decision is None:
         return Answer(question, False, "", (), see_also(hits))
     return _answer_from(pool.question, decision, around)
@@ -88,10 +94,11 @@ class Decision:
     partner: tuple[int, int] | None
     probability: float  # that the best candidate answers the question
     anchored: bool  # its article holds every name and number the question gives
+    threshold: float  # set by the model part that judged it (lexical, or semantic)
 
-    def answers(self, threshold: float) -> bool:
-        """Answer at this threshold? ("not >=" so that a NaN probability declines)."""
-        return self.anchored and self.probability >= threshold
+    def answers(self, threshold: float | None = None) -> bool:
+        """Answer at this threshold (default: the model's)? A NaN probability declines."""
+        return self.anchored and self.probability >= (self.threshold if threshold is None else threshold)
 
     @property
     def span(self) -> tuple[int, int]:
@@ -101,14 +108,22 @@ class Decision:
         return min(self.best.start, self.partner[0]), max(self.best.end, self.partner[1])
 
 
-def assess(pool: Pool, model: AnswerModel | None = None) -> Decision:
+def assess(pool: Pool, model: AnswerModel | None = None, similarity: Similarity | None = None) -> Decision:
     """Rank ``pool``'s candidates and judge the best one (whatever the threshold)."""
     model = model or default_model()
     scores, top, margin = rank(pool, model.ranker)
-    probability = model.answer_probability(pool.features[top], float(scores[top]), margin)
+    anchored = bool(pool.features[top, _ANCHORED])
+    similar = None
+    if similarity is not None and model.semantic is not None and anchored:  # unanchored declines anyway
+        chosen = pool.candidates[top]
+        try:
+            similar = similarity(pool.question.text, chosen.hit.passage.article.text[chosen.start:chosen.end])
+        except Exception:  # an optional check never costs the answer: decide on the words alone
+            log.warning("semantic check failed; deciding on word overlap alone", exc_info=True)
+    probability, threshold = model.judge(pool.features[top], float(scores[top]), margin, similar)
     best = newest_telling(pool, top)
     return Decision(pool.candidates[best], partner(pool, scores, best, model.pair_margin), probability,
-                    bool(pool.features[top, _ANCHORED]))
+                    anchored, threshold)
 
 
 def published_at(value: str | None) -> datetime | None:
@@ -159,17 +174,17 @@ def rank(pool: Pool, ranker: Linear) -> tuple[np.ndarray, int, float]:
     return scores, top, margin
 
 
-def decide(pool: Pool, model: AnswerModel) -> Decision | None:
+def decide(pool: Pool, model: AnswerModel, similarity: Similarity | None = None) -> Decision | None:
     """The decision when it answers; None when the model's answer probability is under its
     threshold, or the best candidate's article lacks a name or number the question gives ("the
     population of Greenland" is not answered by an article about another country's people)."""
-    decision = assess(pool, model)
-    return decision if decision.answers(model.threshold) else None
+    decision = assess(pool, model, similarity)
+    return decision if decision.answers() else None
 
 
-def answer_probability(pool: Pool, model: AnswerModel | None = None) -> float:
+def answer_probability(pool: Pool, model: AnswerModel | None = None, similarity: Similarity | None = None) -> float:
     """The model's probability that the best candidate of ``pool`` answers its question."""
-    return assess(pool, model).probability
+    return assess(pool, model, similarity).probability
 
 
 def partner(pool: Pool, scores: np.ndarray, top: int, margin: float) -> tuple[int, int] | None:

@@ -25,6 +25,7 @@ from citebot.retrieval.answer import candidate_pool, choose_answer
 from citebot.retrieval.candidates import CANDIDATE_PASSAGES, Pool
 from citebot.retrieval.match import forget_texts
 from citebot.retrieval.ranker import AnswerModel, default_model
+from citebot.retrieval.semantic import Similarity
 from citebot.retrieval.build import Handle, Indexer, make_doc
 from citebot.retrieval.docs import Doc, content_hash
 from citebot.retrieval.snapshot import Snapshot, build_snapshot
@@ -101,6 +102,7 @@ class Library:
         max_question_chars: int = MAX_QUESTION_CHARS,
         params: BM25Params = BM25Params(),
         model: AnswerModel | None = None,
+        similarity: Similarity | None = None,
         create: bool = False,
         follow_outside_links: bool = False,
         tokenize_workers: int | None = None,
@@ -124,6 +126,7 @@ class Library:
         self.max_question_chars = max_question_chars
         self.params = params
         self.model = model or default_model()  # checked now: a broken install fails at open
+        self.similarity = similarity  # the semantic check (retrieval.semantic), when on
         # The refresher's: it alone adds terms to the vocabulary.
         self._indexer = Indexer(workers=tokenize_workers, spool_dir=self.cache_dir)
         self._refresh_lock = threading.Lock()
@@ -427,7 +430,7 @@ class Library:
         if not (isinstance(question, CleanQuestion) and question.limit <= self.max_question_chars):
             question = clean_question(question, self.max_question_chars)
         snap, hits, idf = self._retrieve(question, top_k)
-        answer = choose_answer(question, hits, idf, _InSnapshot(snap), self.model)
+        answer = choose_answer(question, hits, idf, _InSnapshot(snap), self.model, self.similarity)
         # Dates and sources from the snapshot the quotes came from, not a newer one.
         answer = with_sources(answer, snap)
         took = (time.perf_counter() - started) * 1000

@@ -8,7 +8,10 @@ as JSON in ``retrieval/data/answer-model.json`` (no pickle, nothing downloaded, 
 * the *answer* model turns the best candidate's features and the ranker's margin into the
   probability that the best candidate answers the question; below ``threshold`` citebot says
   the articles don't answer. The threshold is chosen on the training questions for the
-  operating point recorded in the file.
+  operating point recorded in the file;
+* its *semantic* twin (optional) is the answer model refit with one more input, the semantic
+  check's similarity of question and sentence (:mod:`retrieval.semantic`), with its own
+  threshold chosen the same way; used when that check is installed and on.
 
 Both standardise their inputs with the training set's means and scales, so each weight reads as
 "effect of one standard deviation of this feature".
@@ -30,6 +33,7 @@ log = logging.getLogger(__name__)
 
 MODEL_FILE = "answer-model.json"
 ANSWER_EXTRAS = ("top_score", "margin")  # the answer model's inputs beyond the best candidate's features
+SEMANTIC_EXTRAS = ANSWER_EXTRAS + ("similarity",)  # the semantic twin's
 
 
 @dataclass(frozen=True)
@@ -69,30 +73,67 @@ def _rounded(a: np.ndarray) -> list[float]:
 
 
 @dataclass(frozen=True)
+class SemanticAnswer:
+    """The answer model refit with the similarity as one more input, and its own threshold."""
+
+    answer: Linear  # over the answer model's inputs plus the similarity
+    threshold: float
+
+    @classmethod
+    def from_json(cls, obj: dict, features: tuple[str, ...]) -> "SemanticAnswer":
+        return cls(Linear.from_json(obj["answer"], features + SEMANTIC_EXTRAS), _threshold(obj["threshold"]))
+
+    def to_json(self) -> dict:
+        return {"threshold": round(self.threshold, 6), "answer": self.answer.to_json()}
+
+
+@dataclass(frozen=True)
 class AnswerModel:
     ranker: Linear  # over the candidate features
     answer: Linear  # over the best candidate's features plus the ranker's top score and margin
     threshold: float  # answer when P(best candidate answers) >= threshold
     pair_margin: float  # quote the adjacent sentence too when its ranker score is this close
     info: dict  # provenance: training data, command, operating point, figures
+    semantic: SemanticAnswer | None = None  # used instead of answer/threshold given a similarity
 
     @classmethod
     def from_json(cls, obj: dict, features: tuple[str, ...]) -> "AnswerModel":
         """Read and check a model for candidates described by ``features``."""
-        threshold, pair_margin = float(obj["threshold"]), float(obj["pair_margin"])
-        if not 0.0 <= threshold <= 1.0 or not 0.0 <= pair_margin < math.inf:
-            raise ValueError("its threshold or pair margin is out of range")
+        pair_margin = float(obj["pair_margin"])
+        if not 0.0 <= pair_margin < math.inf:
+            raise ValueError("its pair margin is out of range")
+        semantic = SemanticAnswer.from_json(obj["semantic"], features) if "semantic" in obj else None
         return cls(Linear.from_json(obj["ranker"], features),
                    Linear.from_json(obj["answer"], features + ANSWER_EXTRAS),
-                   threshold, pair_margin, dict(obj.get("info", {})))
+                   _threshold(obj["threshold"]), pair_margin, dict(obj.get("info", {})), semantic)
 
     def to_json(self) -> dict:
-        return {"info": self.info, "threshold": round(self.threshold, 6), "pair_margin": self.pair_margin,
-                "ranker": self.ranker.to_json(), "answer": self.answer.to_json()}
+        out = {"info": self.info, "threshold": round(self.threshold, 6), "pair_margin": self.pair_margin,
+               "ranker": self.ranker.to_json(), "answer": self.answer.to_json()}
+        if self.semantic is not None:
+            out["semantic"] = self.semantic.to_json()
+        return out
+
+    def judge(self, best_features: np.ndarray, top: float, margin: float,
+              similarity: float | None = None) -> tuple[float, float]:
+        """P(the best candidate answers) and the threshold it must reach: the semantic twin's
+        when there is a similarity and a twin, else the lexical answer model's."""
+        if similarity is not None and self.semantic is not None:
+            z = float(self.semantic.answer(np.concatenate([best_features, [top, margin, similarity]])))
+            threshold = self.semantic.threshold
+        else:
+            z, threshold = float(self.answer(np.concatenate([best_features, [top, margin]]))), self.threshold
+        return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0))), threshold
 
     def answer_probability(self, best_features: np.ndarray, top: float, margin: float) -> float:
-        z = float(self.answer(np.concatenate([best_features, [top, margin]])))
-        return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+        return self.judge(best_features, top, margin)[0]
+
+
+def _threshold(value: float | str) -> float:
+    threshold = float(value)
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError("its threshold is out of range")
+    return threshold
 
 
 
@@ -114,4 +155,4 @@ def default_model() -> AnswerModel:
                          "reinstall citebot or run: python -m benchmarks.train") from exc
 
 
-__all__ = ["ANSWER_EXTRAS", "AnswerModel", "Linear", "ModelError", "default_model", "MODEL_FILE"]
+__all__ = ["ANSWER_EXTRAS", "SEMANTIC_EXTRAS", "AnswerModel", "SemanticAnswer", "Linear", "ModelError", "default_model", "MODEL_FILE"]

@@ -12,7 +12,7 @@ import helpers
 from citebot.retrieval import Library
 from citebot.retrieval.answer import assess
 from citebot.retrieval.candidates import FEATURES
-from citebot.retrieval.ranker import AnswerModel, default_model
+from citebot.retrieval.ranker import SEMANTIC_EXTRAS, AnswerModel, default_model
 
 FIXTURES = helpers.FIXTURES / "answer"
 QUESTIONS = [  # (question, gold) over the fixture articles; gold () = not answered there
@@ -32,6 +32,13 @@ def test_shipped_model_matches_the_feature_code() -> None:
     assert 0.0 < model.threshold < 1.0
     assert model.info["command"] == "python -m benchmarks.train"
     assert np.isfinite(model.ranker.weights).all() and np.isfinite(model.answer.weights).all()
+
+
+def test_shipped_model_has_a_semantic_twin_that_favours_a_close_meaning() -> None:
+    twin = default_model().semantic
+    assert twin is not None and twin.answer.names == FEATURES + SEMANTIC_EXTRAS
+    assert 0.0 < twin.threshold < 1.0
+    assert twin.answer.weights[-1] > 0  # the closer the question and sentence, the likelier an answer
 
 
 def test_model_round_trips_through_json() -> None:
@@ -90,6 +97,24 @@ def test_training_is_deterministic_on_a_small_sample() -> None:
     second = train(examples_for(library, rows, "fixtures"), {"command": "test"}).to_json()
     assert first == second
     assert first["ranker"]["features"] == list(FEATURES)
+    assert "semantic" not in first
+
+
+def test_training_the_semantic_twin_is_deterministic_on_a_small_sample() -> None:
+    pytest.importorskip("scipy")
+    from benchmarks.qa_sets import QA
+    from benchmarks.train import examples_for, train
+    from citebot.retrieval import semantic
+
+    if not semantic.available():
+        pytest.skip("citebot[semantic] not installed")
+    library = Library.open(FIXTURES)
+    rows = [QA(q, gold, "easy" if gold else "unanswerable", "train") for q, gold in QUESTIONS]
+    runs = [train(examples_for(library, rows, "fixtures"), {"command": "test"}, semantic.MiniLM.load()).to_json()
+            for _ in range(2)]
+    assert runs[0] == runs[1]
+    assert runs[0]["semantic"]["answer"]["features"] == list(FEATURES + SEMANTIC_EXTRAS)
+    assert runs[0]["answer"] == train(examples_for(library, rows, "fixtures"), {"command": "test"}).to_json()["answer"]
 
 
 def test_training_gathers_without_the_shipped_model(monkeypatch) -> None:
