@@ -1,6 +1,6 @@
 """Answer quality on the answer-quality issue's sets, by split and by question kind.
 
-    python -m benchmarks.answers [--sets news,squad1,squad2] [--json out.json]
+    python -m benchmarks.answers [--sets news,squad1,squad2] [--json out.json] [--semantic auto|on|off]
 
 Every question goes through ``Library.ask`` over its set's folder. An answerable question is right
 when the answer holds a gold string and a citation quoting it stands verbatim in its file (the
@@ -23,6 +23,7 @@ from citebot.retrieval import Library
 from citebot.retrieval.answer import assess
 from citebot.retrieval.library import QuestionError
 from citebot.retrieval.ranker import default_model
+from citebot.retrieval.semantic import Similarity, from_setting
 
 
 def evaluate(library: Library, folder: Path, rows: list[QA]) -> dict[str, dict[str, float]]:
@@ -60,7 +61,7 @@ def curve(library: Library, rows: list[QA]) -> list[dict[str, float]]:
         if pool is None or not pool.candidates:
             seen.append((None, row.answerable, False))
             continue
-        decision = assess(pool)
+        decision = assess(pool, library.model, library.similarity)
         text = decision.best.hit.passage.article.text[slice(*decision.span)].lower()
         seen.append((decision, row.answerable, any(g.lower() in text for g in row.gold)))
     answerable = [s for s in seen if s[1]]
@@ -74,12 +75,12 @@ def curve(library: Library, rows: list[QA]) -> list[dict[str, float]]:
             for t in CURVE]
 
 
-def run(names: list[str], tmp: Path) -> dict[str, dict]:
+def run(names: list[str], tmp: Path, similarity: Similarity | None = None) -> dict[str, dict]:
     out = {}
     for name in names:
         folder, rows = SETS[name](tmp)
         started = time.perf_counter()
-        library = Library.open(folder)
+        library = Library.open(folder, similarity=similarity)
         out[name] = evaluate(library, folder, rows)
         if name == "squad2":
             out["squad2-curve"] = curve(library, [r for r in rows if r.split == "report"])
@@ -87,7 +88,7 @@ def run(names: list[str], tmp: Path) -> dict[str, dict]:
     return out
 
 
-def render(results: dict[str, dict]) -> str:
+def render(results: dict[str, dict], semantic: bool = False) -> str:
     lines = ["| set | split/kind | questions | right | declined | gold paragraph first |", "|---|---|---|---|---|---|"]
     for name, table in results.items():
         if name.endswith("-curve"):
@@ -99,8 +100,10 @@ def render(results: dict[str, dict]) -> str:
             lines.append(f"| {name} | {key} | {n:.0f} | {c['right']:.0f} ({c['right'] / n:.1%}) | "
                          f"{c['declined'] / n:.1%} | {gold} |")
     if "squad2-curve" in results:
-        lines += ["", f"SQuAD 2.0 report split over the answer probability threshold (shipped: "
-                      f"{default_model().threshold}):", "",
+        model = default_model()
+        shipped = model.semantic.threshold if semantic and model.semantic else model.threshold
+        lines += ["", f"SQuAD 2.0 report split over the answer probability threshold "
+                      f"({'semantic check on' if semantic else 'lexical'}; shipped: {shipped}):", "",
                   "| threshold | answerable right | unanswerable declined |", "|---|---|---|"]
         lines += [f"| {c['threshold']:.2f} | {c['answerable_right']:.1%} | {c['unanswerable_declined']:.1%} |"
                   for c in results["squad2-curve"]]
@@ -111,10 +114,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default=",".join(SETS))
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--semantic", choices=("auto", "on", "off"), default="auto",
+                        help="the semantic check, as the semantic_check setting (default: when installed)")
     args = parser.parse_args(argv)
+    similarity = from_setting(args.semantic)
+    print(f"semantic check {'on' if similarity else 'off'}", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="citebot-answers-") as tmp:
-        results = run(args.sets.split(","), Path(tmp))
-    print(render(results))
+        results = run(args.sets.split(","), Path(tmp), similarity)
+    print(render(results, similarity is not None))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return 0

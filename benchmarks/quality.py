@@ -108,6 +108,7 @@ import tempfile
 import time
 import zipfile
 from collections import Counter
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -119,6 +120,7 @@ from citebot.retrieval.analyzer import STOPWORDS, sentence_spans, tokenize, word
 from citebot.retrieval.answer import sentence_scores
 from citebot.retrieval.index import BM25Params
 from citebot.retrieval.library import QuestionError
+from citebot.retrieval.semantic import Similarity, from_setting
 
 DATA = SHARED / "data"
 DEFAULT_JSON = ROOT / "benchmarks" / "results" / "quality.json"
@@ -344,14 +346,14 @@ def load_squad() -> list[dict]:
         return json.load(fh)["data"]
 
 
-def run_squad(limit: int | None, seed: int, tmp: Path) -> dict:
+def run_squad(limit: int | None, seed: int, tmp: Path, similarity: Similarity | None = None) -> dict:
     data = load_squad()
     folder = tmp / "squad"
     folder.mkdir()
     questions = _write_squad(data, folder)
     total_questions = len(questions)
     questions = _sample(questions, limit, seed)
-    library = Library.open(folder, cache_dir=tmp / "cache-squad")
+    library = Library.open(folder, cache_dir=tmp / "cache-squad", similarity=similarity)
     right = first = declined = refused = answered_first = two_sentences = 0
     em = f1 = 0.0
     answer_chars = []
@@ -490,7 +492,7 @@ def run_trecqa(limit: int | None, seed: int, tmp: Path) -> dict:
 # --- off-topic: SQuAD questions over seeds + BBC -------------------------------------------------
 
 
-def run_offtopic(limit: int | None, seed: int, tmp: Path) -> dict:
+def run_offtopic(limit: int | None, seed: int, tmp: Path, similarity: Similarity | None = None) -> dict:
     """SQuAD's questions asked of seeds/ + BBC, whose articles are about other things: nearly
     all should be declined. The other side of ``declined`` on SQuAD, where every question is
     answerable: together they show what the no-answer check costs and what it catches."""
@@ -499,7 +501,7 @@ def run_offtopic(limit: int | None, seed: int, tmp: Path) -> dict:
     total_questions = len(questions)
     questions = _sample(questions, limit, seed)
     library = Library.open(combined_folder(tmp), cache_dir=tmp / "cache-offtopic",
-                           follow_outside_links=True)  # its links point into ../shared
+                           follow_outside_links=True, similarity=similarity)  # its links point into ../shared
     declined = refused = 0
     started = time.perf_counter()
     for done, question in enumerate(questions, start=1):
@@ -665,6 +667,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, help="sample this many SQuAD questions / SciFact queries")
     parser.add_argument("--seed", type=int, default=0, help="seed of the --limit sample")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="write the figures here")
+    parser.add_argument("--semantic", choices=("auto", "on", "off"), default="auto",
+                        help="the semantic check, as the semantic_check setting (default: when installed)")
     args = parser.parse_args(argv)
     sets = [s.strip().lower() for s in args.sets.split(",") if s.strip()]
     unknown = [s for s in sets if s not in RUNNERS]
@@ -673,6 +677,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.limit is not None and args.limit <= 0:
         parser.error("--limit must be positive")
     info = machine()
+    similarity = from_setting(args.semantic)
+    info["semantic_check"] = similarity is not None
+    runners = dict(RUNNERS, squad=partial(run_squad, similarity=similarity),
+                   offtopic=partial(run_offtopic, similarity=similarity))
     started_all = time.perf_counter()
     results: dict = {}
     with tempfile.TemporaryDirectory(prefix="citebot-quality-") as tmp:
@@ -681,7 +689,7 @@ def main(argv: list[str] | None = None) -> int:
             work = Path(tmp) / name
             work.mkdir()
             started = time.perf_counter()
-            results[name] = RUNNERS[name](args.limit, args.seed, work)
+            results[name] = runners[name](args.limit, args.seed, work)
             results[name]["seconds"] = round(time.perf_counter() - started, 1)
     sampled = {s for s, (n, total) in (("scifact", ("queries", "queries_in_set")),
                                        ("squad", ("questions", "questions_in_set")))

@@ -266,9 +266,24 @@ def worker_citebot_warm(job: dict[str, Any]) -> dict[str, Any]:
     out["ask_found"] = found
     out["top_scores"] = top
     out["peak_rss_serving_mb"] = round(peak_rss_mb(), 1)
+    if job.get("semantic"):
+        out.update(semantic_asks(library, job["questions"]))
     out["drop"] = drop_test(library, folder, job["drops"])
     out["peak_rss_mb"] = round(peak_rss_mb(), 1)
     return out
+
+
+def semantic_asks(library, questions: list[str]) -> dict[str, Any]:
+    """The same questions asked with the semantic check on (after the lexical asks, so their
+    figures and memory are as without it): its cost per question and in memory."""
+    from citebot.retrieval.semantic import MiniLM
+
+    library.similarity = MiniLM.load()
+    try:
+        asks = [timed(lambda: library.ask(q))[1] for q in questions]
+        return {"ask_semantic": latency(asks), "rss_semantic_mb": round(rss_mb(), 1)}
+    finally:
+        library.similarity = None
 
 
 def drop_test(library, folder: Path, repeats: int) -> dict[str, Any]:
@@ -490,7 +505,8 @@ def run_scale(label: str, args, engines: list[str], history: dict[str, dict], lo
             engines_out["citebot"] = cold
         else:
             warm = run_worker("citebot-warm", {**job, "questions": questions, "warmup": warmup,
-                                               "drops": args.drops}, work, timeout, prof("citebot-warm"))
+                                               "drops": args.drops, "semantic": args.semantic},
+                              work, timeout, prof("citebot-warm"))
             if "skipped" in warm:
                 engines_out["citebot"] = {**cold, "skipped": warm["skipped"]}
             else:
@@ -662,6 +678,10 @@ def render(report: dict[str, Any]) -> str:
                 bits.append(f"{peer} p50 / citebot p50 = {r[f'{peer}_p50_over_citebot_p50']:.2f}x")
         if "citebot_ask_over_search_p50" in r:
             bits.append(f"citebot ask p50 / search p50 = {r['citebot_ask_over_search_p50']:.2f}x")
+        semantic = s["engines"].get("citebot", {}).get("ask_semantic")
+        if semantic:
+            bits.append(f"ask with the semantic check p50/p95 {_f(semantic['p50_ms'])}/{_f(semantic['p95_ms'])} ms, "
+                        f"RSS {s['engines']['citebot']['rss_semantic_mb']:.0f} MB")
         if bits:
             lines.append(" " * 18 + "; ".join(bits))
         for peer, c in s.get("checks", {}).items():
@@ -713,6 +733,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peer-max-s", type=float, default=900.0,
                         help="skip a peer whose extrapolated build + queries exceed this")
     parser.add_argument("--drops", type=int, default=5, help="drop-to-answerable repeats")
+    parser.add_argument("--semantic", action="store_true",
+                        help="also time citebot's ask with the semantic check on (needs citebot[semantic])")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=2400.0, help="seconds per worker process")
     parser.add_argument("--profile", type=Path, default=None,

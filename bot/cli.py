@@ -305,7 +305,7 @@ def _interactive(library, settings, as_json: bool) -> int:
                 continue
             resolution = resolve(line, history, max_chars=library.max_question_chars)
             try:
-                answer = library.ask(resolution.question, settings.top_k)
+                answer = library.ask(resolution.question, settings.top_k, meaning=resolution.meaning)
             except QuestionError as exc:
                 print(_echo_error(as_json, line, str(exc)), flush=True)
                 continue

@@ -11,6 +11,7 @@ for (a date, a number, a place, a name) that the next sentence holds, takes that
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -27,6 +28,7 @@ from citebot.retrieval.ranker import AnswerModel, Linear, default_model
 from citebot.retrieval.semantic import Similarity
 
 log = logging.getLogger(__name__)
+CHECK_FAILED = threading.Event()  # the semantic check raised (logged the first time)
 
 MAX_QUOTE_CHARS = 600
 SOLE_MARGIN = 10.0  # the ranker margin of a lone candidate: nothing else came close
@@ -119,7 +121,9 @@ def assess(pool: Pool, model: AnswerModel | None = None, similarity: Similarity 
         try:
             similar = similarity(pool.question.text, chosen.hit.passage.article.text[chosen.start:chosen.end])
         except Exception:  # an optional check never costs the answer: decide on the words alone
-            log.warning("semantic check failed; deciding on word overlap alone", exc_info=True)
+            if not CHECK_FAILED.is_set():  # said once, not at every question
+                CHECK_FAILED.set()
+                log.warning("semantic check failed; deciding on word overlap alone", exc_info=True)
     probability, threshold = model.judge(pool.features[top], float(scores[top]), margin, similar)
     best = newest_telling(pool, top)
     return Decision(pool.candidates[best], partner(pool, scores, best, model.pair_margin), probability,

@@ -83,6 +83,13 @@ class Resolution:
         """This question as the previous turn of the next one."""
         return Turn(self.question, answer, self.terms, self.asked)
 
+    @property
+    def meaning(self) -> str | None:
+        """A follow-up as a question to compare meanings with: the user's words and the carried
+        terms once each (its search text repeats words for BM25). None for a question that
+        stands alone: its search text is the question."""
+        return " ".join((self.asked, *self.carried)) if self.followup else None
+
 
 def _words(text: str) -> list[str]:
     return _WORD.findall(text)

@@ -420,17 +420,23 @@ class Library:
         ids = snap.vocab.lookup(tokenize(query))
         return [Hit(snap.passage(pid), score) for pid, score in snap.index.top(ids, top_k)]
 
-    def ask(self, question: str, top_k: int = 5) -> Answer:
+    def ask(self, question: str, top_k: int = 5, *, meaning: str | None = None) -> Answer:
         """The answering sentence(s) with citations, or found=False with the closest passages.
 
         ``question`` is cleaned and checked against ``max_question_chars`` unless it is a
         ``CleanQuestion`` already checked against a cap no higher (then it is taken as it is).
+        ``meaning``: what the semantic check compares with the chosen sentence when it is not
+        ``question`` itself (a follow-up searches with repeated and carried words; its meaning is
+        the user's words and the carried ones, as in the questions the check was trained on).
         """
         started = time.perf_counter()
         if not (isinstance(question, CleanQuestion) and question.limit <= self.max_question_chars):
             question = clean_question(question, self.max_question_chars)
         snap, hits, idf = self._retrieve(question, top_k)
-        answer = choose_answer(question, hits, idf, _InSnapshot(snap), self.model, self.similarity)
+        similarity = self.similarity
+        if similarity is not None and meaning is not None:
+            similarity = _compared_with(meaning, similarity)
+        answer = choose_answer(question, hits, idf, _InSnapshot(snap), self.model, similarity)
         # Dates and sources from the snapshot the quotes came from, not a newer one.
         answer = with_sources(answer, snap)
         took = (time.perf_counter() - started) * 1000
@@ -480,6 +486,13 @@ class Library:
 
     def titles(self) -> list[str]:
         return [d.title for d in self._snapshot.docs]
+
+
+def _compared_with(meaning: str, similarity: Similarity) -> Similarity:
+    """``similarity`` comparing ``meaning``, not the search text, with the sentence."""
+    def compare(_searched: str, sentence: str) -> float | None:
+        return similarity(meaning, sentence)
+    return compare
 
 
 class _InSnapshot:

@@ -109,7 +109,8 @@ class AskCog(commands.Cog, name="Ask"):
             # CleanQuestion it is so the engine does not check it again. A follow-up's search
             # text is new (words carried from the last turn), so the engine checks that.
             searched = resolution.question if resolution.followup else question
-            return resolution, self.library.ask(searched, top_k)  # dates and sources filled by ask
+            answer = self.library.ask(searched, top_k, meaning=resolution.meaning)  # dates, sources: by ask
+            return resolution, answer
 
         started = time.perf_counter()
         resolution, answer = await self.off_loop.run_blocking(work)

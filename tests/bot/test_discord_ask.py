@@ -133,7 +133,7 @@ class LongAnswers(Library):
 
     found = True
 
-    def ask(self, question: str, top_k: int = 5) -> Answer:
+    def ask(self, question: str, top_k: int = 5, *, meaning: str | None = None) -> Answer:
         cites = tuple(
             Citation(n, f"**Title {n}** @everyone [x](https://evil.example) " + "long " * 80,
                      f"deep/{'folder_' * 30}/article-{n}.md", n,
@@ -266,7 +266,7 @@ async def test_question_cap_and_missing_question_get_friendly_replies():
 
 
 class Broken(Library):
-    def ask(self, question: str, top_k: int = 5) -> Answer:
+    def ask(self, question: str, top_k: int = 5, *, meaning: str | None = None) -> Answer:
         raise RuntimeError("index exploded")
 
 

@@ -138,13 +138,13 @@ class GatedEngine(Library):
         self.threads: list[int] = []
         self.opened: list[bool] = []
 
-    def ask(self, question: str, top_k: int = 5) -> Answer:
+    def ask(self, question: str, top_k: int = 5, *, meaning: str | None = None) -> Answer:
         self.threads.append(threading.get_ident())
         if self.threads[-1] == self.loop_thread:  # on the loop: waiting would only hang the test
             self.opened.append(False)
         else:
             self.opened.append(self.gate.wait(20))
-        return super().ask(question, top_k)
+        return super().ask(question, top_k, meaning=meaning)
 
 
 @pytest.mark.slow

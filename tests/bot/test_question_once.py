@@ -49,9 +49,9 @@ async def test_the_ask_cog_hands_the_engine_the_question_it_checked() -> None:
     seen: list[object] = []
 
     class Spy(Library):
-        def ask(self, question: str, top_k: int = 5):  # type: ignore[override]
+        def ask(self, question: str, top_k: int = 5, *, meaning: str | None = None):  # type: ignore[override]
             seen.append(question)
-            return super().ask(question, top_k)
+            return super().ask(question, top_k, meaning=meaning)
 
     async with simcord.run(make_bot(library=Spy.open(ARTICLES))) as env:
         _, channel, alice = world(env)
