@@ -9,6 +9,15 @@ from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository
 FIXTURES = ROOT / "tests" / "fixtures"  # test data: article folders, pages, the Discord helpers
+# (question, gold strings) over the answer-model fixtures (fixtures/answer); gold () = not answered there
+ANSWER_QUESTIONS = [
+    ("When will the harbour festival be held?", ("14 April",)),
+    ("How long did Tomas Brandt take over the 2,000m course?", ("6 minutes 58 seconds",)),
+    ("Why did bakery workers vote to strike?", ("pay",)),
+    ("Who invented the telephone?", ()),
+    ("What is the population of Greenland?", ()),
+    ("How much was the museum grant?", ("£",)),
+]
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 15.0, what: str = "condition",
