@@ -191,7 +191,8 @@ class _Gatherer:
         """Every sentence of ``hit``'s passage; and for the best few, the next paragraph's first."""
         scorer, passage = self.asked.scorer, hit.passage
         a = analyse(passage.article.title, passage.text)
-        shares = [scorer.share(said.set) for said in a.sentences]
+        sentences = [scorer.held(said) for said in a.sentences] if scorer.guarded else a.sentences
+        shares = [scorer.share(said.set) for said in sentences]
         context = _Context(
             self.asked, title=a.title, title_share=scorer.share(a.title), support=scorer.share(a.passage),
             exact_support=scorer.exact_share(a.passage), focus=max(shares, default=0.0),
@@ -200,11 +201,11 @@ class _Gatherer:
         )
         none: frozenset[str] = frozenset()
         for i, (s, e) in enumerate(a.spans):
-            self.rows.append(_row(context, a.sentences[i], shares[i], a.sentences[i - 1].set if i else none,
+            self.rows.append(_row(context, sentences[i], shares[i], sentences[i - 1].set if i else none,
                                   shares[i - 1] if i else 0.0, i == 0, False))
             self.candidates.append(Candidate(hit, i, passage.start + s, passage.start + e))
         if rank < CONTINUED_PASSAGES and a.spans:
-            self.continuation(hit, context, a.sentences[-1].set, shares[-1])
+            self.continuation(hit, context, sentences[-1].set, shares[-1])
 
     def continuation(self, hit: Hit, context: _Context, before: frozenset[str], before_share: float) -> None:
         """The first sentence of the paragraph after ``hit``, unless that paragraph is a hit too."""
@@ -216,6 +217,7 @@ class _Gatherer:
         if first is None:
             return
         title, (s, e), said = first
+        said = scorer.held(said)
         following = replace(context, title=title, title_share=scorer.share(title),
                             paragraph=after.passage.paragraph)
         self.rows.append(_row(following, said, scorer.share(said.set), before, before_share, True, True))
@@ -241,17 +243,16 @@ def collect(
 def sentence_features(question: Question, scorer: Scorer, sentences: Sequence[str]) -> np.ndarray:
     """Feature rows for free-standing candidate sentences (answer-sentence selection sets such
     as WikiQA): all from one untitled passage, in order, the article's first paragraph."""
-    terms = [tokenize(s) for s in sentences]
-    passage_terms = frozenset().union(*map(set, terms)) if terms else frozenset()
+    said = [scorer.held(Sentence.of(sentence, tokenize(sentence))) for sentence in sentences]
+    passage_terms = frozenset().union(*(s.set for s in said)) if said else frozenset()
     asked = _Asked.of(question, scorer)
-    shares = [scorer.share(set(t)) for t in terms]
+    shares = [scorer.share(s.set) for s in said]
     context = _Context(
         asked, title=frozenset(), title_share=0.0, support=scorer.share(passage_terms),
         exact_support=scorer.exact_share(passage_terms), focus=max(shares, default=0.0),
         anchored=float(not scorer.missing_anchors(asked.anchors, passage_terms)), bm25=1.0, rank=0,
         paragraph=1,
     )
-    said = [Sentence.of(sentence, terms[i]) for i, sentence in enumerate(sentences)]
     rows = [_row(context, said[i], shares[i], said[i - 1].set if i else frozenset(),
                  shares[i - 1] if i else 0.0, i == 0, False)
             for i in range(len(said))]

@@ -47,6 +47,34 @@ def named_terms(question: str) -> frozenset[str]:
     return frozenset(tokenize(" ".join(names)))
 
 
+def _surface(word: str) -> str:
+    """A normalised word without its possessive ("korea's" -> "korea")."""
+    return word[:-2] if word.endswith("'s") else word.rstrip("'")
+
+
+def _forms(word: str) -> frozenset[str]:
+    """A name's own spellings: itself, with a plural ending, without one."""
+    forms = {word, word + "s", word + "es"}
+    if word.endswith("s"):
+        forms.add(word[:-1])
+    if word.endswith("es"):
+        forms.add(word[:-2])
+    return frozenset(forms)
+
+
+def guarded_names(question: str) -> dict[str, frozenset[str]]:
+    """The question's capitalised words that stemming turns into something else ("Titanic" ->
+    "titan"), by term, with the spellings a sentence must use for that term to count: without
+    this, "When did the Titanic sink?" is matched by a sentence about the Titan corporation."""
+    guarded: dict[str, frozenset[str]] = {}
+    for name in re.findall(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w'’-]*", question.strip()):
+        for word in words(name):
+            terms = tokenize(word)
+            if len(terms) == 1 and terms[0] != _surface(word):
+                guarded[terms[0]] = guarded.get(terms[0], frozenset()) | _forms(_surface(word))
+    return guarded
+
+
 def proximity(sentence_terms: Sequence[str], wanted: set[str]) -> float:
     """Matched distinct terms / width of the smallest window holding them all (0 if under 2)."""
     positions = [i for i, t in enumerate(sentence_terms) if t in wanted]
@@ -79,6 +107,7 @@ class Scorer:
         self.idf = {t: idf(t) * (boost if t in question.names else 1) for t in question.terms}
         self.total = sum(self.idf.values()) or 1.0
         self.wanted = set(question.terms)
+        self.guarded = {t: f for t, f in guarded_names(question.text).items() if t in self.wanted}
         self.pairs = question_pairs(question.text, self.idf)
         self.pairs_total = sum(self.pairs.values()) or 1.0
         # Per question term: its one-word synonyms, and the first words of its phrases ("fall
@@ -101,6 +130,21 @@ class Scorer:
         # Every term that could count for the question: text holding none of them scores 0 at once.
         self._counted = frozenset(self.wanted).union(
             *self.relatives.values(), *(singles | heads for singles, heads, _ in self.synonyms.values()))
+
+    def held(self, sentence: "Sentence") -> "Sentence":
+        """``sentence`` as this question should read it: a guarded name's term dropped where the
+        sentence spells that term only with other words (the Titan corporation, for "Titanic")."""
+        if not self.guarded or self.guarded.keys().isdisjoint(sentence.set):
+            return sentence
+        spelled: dict[str, set[str]] = {}
+        for word in words(sentence.text):
+            terms = tokenize(word)
+            if len(terms) == 1 and terms[0] in self.guarded:
+                spelled.setdefault(terms[0], set()).add(_surface(word))
+        wrong = {t for t, forms in self.guarded.items() if t in spelled and forms.isdisjoint(spelled[t])}
+        if not wrong:
+            return sentence
+        return Sentence.of(sentence.text, [t for t in sentence.terms if t not in wrong])
 
     def share(self, terms: set[str] | frozenset[str]) -> float:
         """The share of the question's idf mass found in ``terms``, a word-form relative counting

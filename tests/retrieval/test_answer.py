@@ -11,7 +11,8 @@ from citebot.retrieval.analyzer import sentence_spans
 from dataclasses import replace
 
 from citebot.retrieval.answer import MAX_QUOTE_CHARS, answer_probability, candidate_pool, choose_answer, sentence_scores
-from citebot.retrieval.match import Question, Scorer, proximity
+from citebot.retrieval.analyzer import tokenize
+from citebot.retrieval.match import Question, Scorer, Sentence, proximity
 from citebot.retrieval.ranker import default_model
 from citebot.retrieval.sources import with_sources
 from citebot.retrieval.loader import decode
@@ -394,3 +395,26 @@ def test_article_info_reads_one_snapshot_while_a_refresh_publishes_another(tmp_p
             return next(self.reads)
 
     assert Library.article_info(Mid(), "a.md") == library.article_info("a.md")
+
+
+def test_a_name_stemmed_into_another_word_is_matched_only_by_its_own_spelling() -> None:
+    """"Titanic" stems to "titan": a sentence about the Titan corporation holds the term but not
+    the name; the ship's own sentence, a plural or possessive of the name, still count."""
+    scorer = Scorer(Question.parse("When did the Titanic sink?"), lambda term: 2.0)
+    titan = Sentence.of("The Titan corporation said profits rose.", tokenize("The Titan corporation said profits rose."))
+    ship = Sentence.of("The Titanic's hull was found in 1985.", tokenize("The Titanic's hull was found in 1985."))
+    assert scorer.share(scorer.held(titan).set) == 0.0 < scorer.share(titan.set)
+    assert scorer.held(ship) is ship and scorer.share(ship.set) > 0
+    wolves = Scorer(Question.parse("Who did Glenn Hoddle replace at Wolves?"), lambda term: 2.0)
+    said = Sentence.of("Wolf numbers rose; the Wolves board met Hoddle.", tokenize("Wolf numbers rose; the Wolves board met Hoddle."))
+    assert wolves.held(said) is said
+    lower = Scorer(Question.parse("when did the titanic sink"), lambda term: 2.0)  # no capital: no guard
+    assert lower.held(titan) is titan
+
+
+def test_a_guarded_name_changes_which_sentence_is_quoted() -> None:
+    text_a = "Shares in Titan rose sharply on Monday after the takeover."
+    text_b = "The Titanic went down in April 1912 after striking an iceberg."
+    hits = [hit_on(1, text_a, score=6.0), hit_on(2, text_b, score=5.0)]
+    answer = choose_answer("When did the Titanic go down?", hits, lambda term: 3.0, model=ALWAYS_ANSWERS)
+    assert answer.found and "1912" in answer.text
