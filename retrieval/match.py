@@ -41,10 +41,13 @@ class Question:
 FRAME_TERMS = frozenset(tokenize("sort kind type many much"))
 
 
+# A word the question capitalises past its first word (and past a sentence's first word).
+_CAPITALISED = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w'’-]*")
+
+
 def named_terms(question: str) -> frozenset[str]:
     """Terms of words the question capitalises past its first word: its names and places."""
-    names = re.findall(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w'’-]*", question.strip())
-    return frozenset(tokenize(" ".join(names)))
+    return frozenset(tokenize(" ".join(_CAPITALISED.findall(question.strip()))))
 
 
 def _surface(word: str) -> str:
@@ -67,7 +70,7 @@ def guarded_names(question: str) -> dict[str, frozenset[str]]:
     "titan"), by term, with the spellings a sentence must use for that term to count: without
     this, "When did the Titanic sink?" is matched by a sentence about the Titan corporation."""
     guarded: dict[str, frozenset[str]] = {}
-    for name in re.findall(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w'’-]*", question.strip()):
+    for name in _CAPITALISED.findall(question.strip()):
         for word in words(name):
             terms = tokenize(word)
             if len(terms) == 1 and terms[0] != _surface(word):

@@ -155,4 +155,5 @@ def default_model() -> AnswerModel:
                          "reinstall citebot or run: python -m benchmarks.train") from exc
 
 
-__all__ = ["ANSWER_EXTRAS", "SEMANTIC_EXTRAS", "AnswerModel", "SemanticAnswer", "Linear", "ModelError", "default_model", "MODEL_FILE"]
+__all__ = ["ANSWER_EXTRAS", "SEMANTIC_EXTRAS", "AnswerModel", "SemanticAnswer", "Linear", "ModelError",
+           "default_model", "MODEL_FILE"]

@@ -80,8 +80,9 @@ class MiniLM:
         """The installed model, checked by sha256, or ``SemanticUnavailable`` saying why not."""
         if not available():
             raise SemanticUnavailable(f"the semantic check is not installed: {INSTALL_HINT}")
-        spec = util.find_spec(MODEL_PACKAGE)
-        path = Path(list(spec.submodule_search_locations or [""])[0]) / MODEL_FILE if spec else Path(MODEL_FILE)
+        spec = util.find_spec(MODEL_PACKAGE)  # found, not imported: none of its code runs
+        folders = list(spec.submodule_search_locations or []) if spec else []
+        path = Path(folders[0] if folders else ".") / MODEL_FILE
         try:
             model = path.read_bytes()  # read once: the bytes checked are the bytes run
         except OSError as e:
