@@ -85,14 +85,18 @@ def normalize(text: str) -> str:
 @lru_cache(maxsize=500_000)
 def _term(word: str) -> str:
     """Spelling-folded, stemmed form of one lower-case word (cached: news text repeats words)."""
+    return _stemmer.stemWord(spelling_folded(word))
+
+
+def spelling_folded(word: str) -> str:
+    """A lower-case word with British -ise/-isation/-yse spelled the American way."""
     match = _BRITISH.match(word)
     if match:
-        word = f"{match.group(1)}iz{match.group(2)}"
-    else:
-        match = _BRITISH_YSE.match(word)
-        if match:
-            word = f"{match.group(1)}yz{match.group(2)}"
-    return _stemmer.stemWord(word)
+        return f"{match.group(1)}iz{match.group(2)}"
+    match = _BRITISH_YSE.match(word)
+    if match:
+        return f"{match.group(1)}yz{match.group(2)}"
+    return word
 
 
 def _number(raw: str) -> str:

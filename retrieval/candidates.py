@@ -243,8 +243,9 @@ def collect(
 def sentence_features(question: Question, scorer: Scorer, sentences: Sequence[str]) -> np.ndarray:
     """Feature rows for free-standing candidate sentences (answer-sentence selection sets such
     as WikiQA): all from one untitled passage, in order, the article's first paragraph."""
-    said = [scorer.held(Sentence.of(sentence, tokenize(sentence))) for sentence in sentences]
-    passage_terms = frozenset().union(*(s.set for s in said)) if said else frozenset()
+    plain = [Sentence.of(sentence, tokenize(sentence)) for sentence in sentences]
+    said = [scorer.held(s) for s in plain]  # the guard reads sentences, as in collect; not the passage
+    passage_terms = frozenset().union(*(s.set for s in plain)) if plain else frozenset()
     asked = _Asked.of(question, scorer)
     shares = [scorer.share(s.set) for s in said]
     context = _Context(

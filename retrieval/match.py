@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable, Container, Sequence
 
-from citebot.retrieval.analyzer import iter_sentence_spans, sentence_spans, tokenize, words
+from citebot.retrieval.analyzer import iter_sentence_spans, sentence_spans, spelling_folded, tokenize, words
 from citebot.retrieval.question import Expect, expected_type, forget_sentences
 from citebot.retrieval.synonyms import Synonyms, related, synonyms
 
@@ -50,31 +50,25 @@ def named_terms(question: str) -> frozenset[str]:
     return frozenset(tokenize(" ".join(_CAPITALISED.findall(question.strip()))))
 
 
-def _surface(word: str) -> str:
-    """A normalised word without its possessive ("korea's" -> "korea")."""
-    return word[:-2] if word.endswith("'s") else word.rstrip("'")
-
-
-def _forms(word: str) -> frozenset[str]:
-    """A name's own spellings: itself, with a plural ending, without one."""
-    forms = {word, word + "s", word + "es"}
-    if word.endswith("s"):
-        forms.add(word[:-1])
-    if word.endswith("es"):
-        forms.add(word[:-2])
-    return frozenset(forms)
+def _base(word: str) -> str:
+    """A normalised word as spelled, less what only inflects or respells it: the possessive and
+    apostrophes, British -ise (as the analyzer folds it), a plural -s or -ies."""
+    word = spelling_folded((word[:-2] if word.endswith("'s") else word).replace("'", ""))
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
 
 
 def guarded_names(question: str) -> dict[str, frozenset[str]]:
-    """The question's capitalised words that stemming turns into something else ("Titanic" ->
-    "titan"), by term, with the spellings a sentence must use for that term to count: without
-    this, "When did the Titanic sink?" is matched by a sentence about the Titan corporation."""
+    """The question's capitalised words that stemming turns into another word ("Titanic" ->
+    "titan"), by term, with the spellings (``_base``) a sentence must use for that term to count:
+    without this, "When did the Titanic sink?" is matched by a sentence about the Titan company."""
     guarded: dict[str, frozenset[str]] = {}
     for name in _CAPITALISED.findall(question.strip()):
         for word in words(name):
             terms = tokenize(word)
-            if len(terms) == 1 and terms[0] != _surface(word):
-                guarded[terms[0]] = guarded.get(terms[0], frozenset()) | _forms(_surface(word))
+            if len(terms) == 1 and terms[0] != _base(word):
+                guarded[terms[0]] = guarded.get(terms[0], frozenset()) | {_base(word)}
     return guarded
 
 
@@ -143,11 +137,12 @@ class Scorer:
         for word in words(sentence.text):
             terms = tokenize(word)
             if len(terms) == 1 and terms[0] in self.guarded:
-                spelled.setdefault(terms[0], set()).add(_surface(word))
+                spelled.setdefault(terms[0], set()).add(_base(word))
         wrong = {t for t, forms in self.guarded.items() if t in spelled and forms.isdisjoint(spelled[t])}
         if not wrong:
             return sentence
-        return Sentence.of(sentence.text, [t for t in sentence.terms if t not in wrong])
+        # A stand-in no question holds, so the words around it stay apart and the length is kept.
+        return Sentence.of(sentence.text, ["\0" + t if t in wrong else t for t in sentence.terms])
 
     def share(self, terms: set[str] | frozenset[str]) -> float:
         """The share of the question's idf mass found in ``terms``, a word-form relative counting

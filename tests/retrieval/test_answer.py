@@ -403,13 +403,24 @@ def test_a_name_stemmed_into_another_word_is_matched_only_by_its_own_spelling() 
     scorer = Scorer(Question.parse("When did the Titanic sink?"), lambda term: 2.0)
     titan = Sentence.of("The Titan corporation said profits rose.", tokenize("The Titan corporation said profits rose."))
     ship = Sentence.of("The Titanic's hull was found in 1985.", tokenize("The Titanic's hull was found in 1985."))
-    assert scorer.share(scorer.held(titan).set) == 0.0 < scorer.share(titan.set)
+    held = scorer.held(titan)
+    assert scorer.share(held.set) == 0.0 < scorer.share(titan.set)
+    assert len(held.terms) == len(titan.terms)  # a stand-in keeps the length and the word gaps
     assert scorer.held(ship) is ship and scorer.share(ship.set) > 0
-    wolves = Scorer(Question.parse("Who did Glenn Hoddle replace at Wolves?"), lambda term: 2.0)
-    said = Sentence.of("Wolf numbers rose; the Wolves board met Hoddle.", tokenize("Wolf numbers rose; the Wolves board met Hoddle."))
-    assert wolves.held(said) is said
     lower = Scorer(Question.parse("when did the titanic sink"), lambda term: 2.0)  # no capital: no guard
     assert lower.held(titan) is titan
+
+
+@pytest.mark.parametrize("question, sentence", [
+    ("What did the World Health Organisation say?", "The World Health Organization said it was worried."),
+    ("What do the Tories want?", "The Tory leader said taxes would fall."),
+    ("Who coaches the Wolves?", "Wolves' coach said the team was tired."),
+    ("What did Newcastle's manager say?", "The Newcastle manager said little."),
+])
+def test_a_guarded_name_still_counts_in_its_other_spellings(question: str, sentence: str) -> None:
+    scorer = Scorer(Question.parse(question), lambda term: 2.0)
+    said = Sentence.of(sentence, tokenize(sentence))
+    assert scorer.guarded and scorer.held(said) is said
 
 
 def test_a_guarded_name_changes_which_sentence_is_quoted() -> None:
