@@ -95,16 +95,6 @@ def _crc_file(path: Path) -> int:
     return crc
 
 
-def _crc_array(array: np.ndarray) -> int:
-    """CRC-32 of an array's data (not its .npy header), computed without a copy.
-
-    An empty array (an empty folder's index) has no bytes: its CRC is that of ``b""``, 0 —
-    ``memoryview.cast`` refuses a view with a zero in its shape."""
-    if array.size == 0:
-        return 0
-    return zlib.crc32(memoryview(np.ascontiguousarray(array)).cast("B"))
-
-
 def cache_folder(cache_dir: Path, articles_dir: Path) -> Path:
     """One cache per articles folder, keyed by its absolute path."""
     key = hashlib.sha256(str(articles_dir.resolve()).encode()).hexdigest()[:16]
@@ -304,7 +294,7 @@ def _write_contents(tmp: Path, articles_dir: Path, params: BM25Params, contents:
     checksums = {"texts.bin": text_crc}
     for name in ARRAYS:
         _save_array(tmp, name, arrays[name])
-        checksums[f"{name}.npy"] = _crc_array(arrays[name])
+        checksums[f"{name}.npy"] = _crc_of(arrays[name])
     vocab_json = json.dumps(contents.vocab_terms, ensure_ascii=False).encode()
     checksums["vocab.json"] = zlib.crc32(vocab_json)
     _fsync_write(tmp / "vocab.json", vocab_json)
@@ -435,7 +425,7 @@ def _checked_arrays(target: Path, manifest: dict[str, Any]) -> dict[str, np.ndar
     for name, array in arrays.items():
         if array.dtype.kind not in "iu":
             raise CacheError(f"{name}.npy holds {array.dtype}, not integers")
-        if _crc_mapped(array) != int(checksums[f"{name}.npy"]):
+        if _crc_of(array) != int(checksums[f"{name}.npy"]):
             raise CacheError(f"{name}.npy is corrupt (checksum mismatch)")
     return arrays
 
@@ -485,7 +475,7 @@ def _checked_blob(target: Path, manifest: dict[str, Any], size: int) -> Any:
     if size:
         with open(blob_path, "rb") as handle:
             blob = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-    if _crc_mapped(blob) != int(manifest["crc32"]["texts.bin"]):
+    if _crc_of(blob) != int(manifest["crc32"]["texts.bin"]):
         raise CacheError("texts.bin is corrupt (checksum mismatch)")
     return blob
 
@@ -549,8 +539,12 @@ def _drop_pages(data: Any, lo: int = 0, hi: int | None = None) -> None:
             pass
 
 
-def _crc_mapped(data: Any) -> int:
-    """CRC-32 of mapped ``data``'s bytes, a chunk at a time, each chunk's pages let go after."""
+def _crc_of(data: Any) -> int:
+    """CRC-32 of ``data``'s bytes (an array's data, not its .npy header; an mmap), without a
+    copy, a chunk at a time; a mapped file's pages are let go after each chunk.
+
+    An empty array (an empty folder's index) has no bytes: its CRC is that of ``b""``, 0 —
+    ``memoryview.cast`` refuses a view with a zero in its shape."""
     if isinstance(data, np.ndarray) and data.size == 0:
         return 0
     view = memoryview(data if isinstance(data, (mmap.mmap, bytes)) else np.ascontiguousarray(data)).cast("B")

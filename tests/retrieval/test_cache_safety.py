@@ -140,8 +140,8 @@ def test_the_bot_starts_on_an_empty_folder_with_the_cache_on(tmp_path) -> None:
 def test_crc_of_empty_arrays() -> None:
     import numpy as np
 
-    assert cache._crc_array(np.zeros(0, np.int64)) == cache._crc_array(np.zeros((0, 3), np.int32)) == 0
-    assert cache._crc_array(np.arange(4, dtype=np.int32)) != 0
+    assert cache._crc_of(np.zeros(0, np.int64)) == cache._crc_of(np.zeros((0, 3), np.int32)) == 0
+    assert cache._crc_of(np.arange(4, dtype=np.int32)) != 0
 
 
 # --- 4. a same-size edit that keeps the old mtime ----------------------------------------------------
