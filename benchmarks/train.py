@@ -76,7 +76,7 @@ def examples_for(library: Library, rows: list[QA], source: str) -> list[Example]
         if pool is None or not pool.candidates:
             out.append(Example(source, row.kind, None, np.zeros(0, bool), row.gold))
             continue
-        texts = [c.hit.passage.article.text[c.start:c.end] for c in pool.candidates]
+        texts = [c.text for c in pool.candidates]
         labels = np.array([holds(t, row.gold) for t in texts], dtype=bool) if row.gold else np.zeros(len(texts), bool)
         out.append(Example(source, row.kind, pool, labels, row.gold))
     return out
@@ -177,8 +177,7 @@ def top_similarities(examples: list[Example], ranker: Linear, similarity: Simila
     out = np.zeros(len(examples))
     for i, e in enumerate(examples):
         if e.pool is not None:
-            best = e.pool.candidates[rank(e.pool, ranker)[1]]
-            out[i] = similarity(e.pool.question.text, best.hit.passage.article.text[best.start:best.end])
+            out[i] = similarity(e.pool.question.text, e.pool.candidates[rank(e.pool, ranker)[1]].text)
     return out
 
 

@@ -117,9 +117,8 @@ def assess(pool: Pool, model: AnswerModel | None = None, similarity: Similarity 
     anchored = bool(pool.features[top, _ANCHORED])
     similar = None
     if similarity is not None and model.semantic is not None and anchored:  # unanchored declines anyway
-        chosen = pool.candidates[top]
         try:
-            similar = similarity(pool.question.text, chosen.hit.passage.article.text[chosen.start:chosen.end])
+            similar = similarity(pool.question.text, pool.candidates[top].text)
         except Exception:  # an optional check never costs the answer: decide on the words alone
             if not CHECK_FAILED.is_set():  # said once, not at every question
                 CHECK_FAILED.set()
@@ -166,7 +165,7 @@ def newest_telling(pool: Pool, top: int) -> int:
 
 def _said(candidate: Candidate) -> str:
     """The candidate's sentence with its spacing folded (the same words, however wrapped)."""
-    return " ".join(candidate.hit.passage.article.text[candidate.start:candidate.end].split())
+    return " ".join(candidate.text.split())
 
 
 def rank(pool: Pool, ranker: Linear) -> tuple[np.ndarray, int, float]:
@@ -186,9 +185,9 @@ def decide(pool: Pool, model: AnswerModel, similarity: Similarity | None = None)
     return decision if decision.answers() else None
 
 
-def answer_probability(pool: Pool, model: AnswerModel | None = None, similarity: Similarity | None = None) -> float:
-    """The model's probability that the best candidate of ``pool`` answers its question."""
-    return assess(pool, model, similarity).probability
+def answer_probability(pool: Pool, model: AnswerModel | None = None) -> float:
+    """The lexical model's probability that the best candidate of ``pool`` answers its question."""
+    return assess(pool, model).probability
 
 
 def partner(pool: Pool, scores: np.ndarray, top: int, margin: float) -> tuple[int, int] | None:

@@ -89,6 +89,11 @@ class Candidate:
     start: int  # in article.text
     end: int
 
+    @property
+    def text(self) -> str:
+        """The sentence, verbatim from its article."""
+        return self.hit.passage.article.text[self.start : self.end]
+
 
 @dataclass(frozen=True)
 class Pool:

@@ -125,9 +125,6 @@ class AnswerModel:
             z, threshold = float(self.answer(np.concatenate([best_features, [top, margin]]))), self.threshold
         return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0))), threshold
 
-    def answer_probability(self, best_features: np.ndarray, top: float, margin: float) -> float:
-        return self.judge(best_features, top, margin)[0]
-
 
 def _threshold(value: float | str) -> float:
     threshold = float(value)
